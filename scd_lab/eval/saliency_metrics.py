@@ -1,0 +1,191 @@
+"""How well a saliency map picks out the object: AUROC, IoU, polarity, collapse statistics.
+
+All functions are pure torch, run on any device, and never return NaN: a constant map scores
+AUROC 0.5 and IoU of an empty prediction. Conventions:
+
+* ``maps``: float (B, h, w), higher = more "foreground" (e.g. SCD's M_fg, a channel-sum map).
+* ``masks``: (B, H, W) with values in {0, 1} (any dtype), 1 on the object.
+* Metrics pool all pixels of all images unless the name says ``per_image``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+_EPS = 1e-12
+
+
+def minmax_normalize(maps: Tensor, eps: float = 1e-8) -> Tensor:
+    """Rescales each map to [0, 1] by its own min and max.
+
+    Args:
+        maps: (B, h, w).
+        eps: a map whose range is below ``eps`` is constant and becomes all zeros.
+
+    Returns:
+        (B, h, w) float.
+    """
+    maps = maps.float()
+    flat = maps.flatten(1)  # (B, h*w)
+    lo = flat.min(1).values[:, None, None]  # (B, 1, 1)
+    hi = flat.max(1).values[:, None, None]  # (B, 1, 1)
+    rng = hi - lo
+    return torch.where(rng > eps, (maps - lo) / rng.clamp_min(eps), torch.zeros_like(maps))
+
+
+def upsample_maps(maps: Tensor, size: int | tuple[int, int]) -> Tensor:
+    """Bilinear upsampling (align_corners=False) of (B, h, w) maps to (B, *size)."""
+    if isinstance(size, int):
+        size = (size, size)
+    if tuple(maps.shape[-2:]) == tuple(size):
+        return maps.float()
+    return F.interpolate(maps.float()[:, None], size=size, mode="bilinear",
+                         align_corners=False)[:, 0]  # (B, H, W)
+
+
+def _ranks(x: Tensor) -> Tensor:
+    """1-based ranks of a 1-D tensor, ties given their average rank."""
+    sorted_x, order = torch.sort(x)
+    _, counts = torch.unique_consecutive(sorted_x, return_counts=True)
+    ends = torch.cumsum(counts, 0).double()  # last rank of each tie group
+    avg = ends - (counts.double() - 1) / 2  # average rank of the group
+    ranks_sorted = torch.repeat_interleave(avg, counts)
+    ranks = torch.empty_like(ranks_sorted)
+    ranks[order] = ranks_sorted
+    return ranks
+
+
+def _auroc_flat(scores: Tensor, labels: Tensor) -> float:
+    """Mann-Whitney AUROC of 1-D scores against 1-D {0,1} labels (0.5 when undefined)."""
+    pos = labels.bool()
+    n_pos = int(pos.sum())
+    n_neg = labels.numel() - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return 0.5
+    r = _ranks(scores.double())
+    u = r[pos].sum() - n_pos * (n_pos + 1) / 2
+    return float(u / (n_pos * n_neg))
+
+
+def _prepare(maps: Tensor, masks: Tensor) -> tuple[Tensor, Tensor]:
+    if masks.ndim == 4:
+        masks = masks[:, 0]
+    maps = upsample_maps(maps, tuple(masks.shape[-2:]))  # (B, H, W)
+    masks = masks.to(maps.device)
+    masks = masks > 0.5 if masks.is_floating_point() else masks > 0  # (B, H, W) bool
+    return maps, masks
+
+
+def auroc(maps: Tensor, masks: Tensor) -> float:
+    """Area under the ROC curve of map values as a pixel classifier of the mask, pooled.
+
+    Invariant to any increasing transform of the whole set of maps (not to per-image
+    normalization: normalize first if the maps' scales differ between images).
+
+    Args:
+        maps: (B, h, w); upsampled bilinearly to the mask size when smaller.
+        masks: (B, H, W) in {0, 1}.
+
+    Returns:
+        AUROC in [0, 1]; 0.5 for a constant map or when the masks are all 0 or all 1.
+    """
+    maps, masks = _prepare(maps, masks)
+    return _auroc_flat(maps.flatten(), masks.flatten())
+
+
+def auroc_per_image(maps: Tensor, masks: Tensor) -> float:
+    """Mean over images of each image's own AUROC (images with an empty or full mask skipped)."""
+    maps, masks = _prepare(maps, masks)
+    vals = [_auroc_flat(m.flatten(), k.flatten()) for m, k in zip(maps, masks)
+            if 0 < int(k.sum()) < k.numel()]
+    return float(sum(vals) / len(vals)) if vals else 0.5
+
+
+def iou_at(maps: Tensor, masks: Tensor, thr: float = 0.5, per_image: bool = False) -> float:
+    """IoU of the prediction ``map >= thr`` with the mask.
+
+    Args:
+        maps: (B, h, w), usually min-max normalized to [0, 1] first.
+        masks: (B, H, W) in {0, 1}.
+        thr: threshold on map values.
+        per_image: if True, mean of per-image IoUs; else total intersection / total union.
+
+    Returns:
+        IoU in [0, 1]; an empty union counts as IoU 1 (nothing to find, nothing predicted).
+    """
+    maps, masks = _prepare(maps, masks)
+    pred = maps >= thr  # (B, H, W)
+    inter = (pred & masks).flatten(1).sum(1).double()  # (B,)
+    union = (pred | masks).flatten(1).sum(1).double()  # (B,)
+    if per_image:
+        return float(torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union)).mean())
+    return float(inter.sum() / union.sum()) if union.sum() > 0 else 1.0
+
+
+def best_threshold_iou(maps: Tensor, masks: Tensor) -> tuple[float, float]:
+    """The highest pooled IoU over all thresholds, and the threshold that reaches it.
+
+    Exact: every distinct map value is tried as a threshold (``map >= thr``), by sorting.
+
+    Args:
+        maps: (B, h, w).
+        masks: (B, H, W) in {0, 1}.
+
+    Returns:
+        (iou, thr). With no positive pixel the IoU is 0 and thr is +inf.
+    """
+    maps, masks = _prepare(maps, masks)
+    scores, order = torch.sort(maps.flatten().double(), descending=True)
+    pos = masks.flatten()[order].double()
+    n_pos = pos.sum()
+    if n_pos == 0:
+        return 0.0, float("inf")
+    tp = torch.cumsum(pos, 0)
+    fp = torch.cumsum(1 - pos, 0)
+    # Only cut after the last element of a tie group: ">= thr" takes ties together.
+    last = torch.ones_like(scores, dtype=torch.bool)
+    last[:-1] = scores[1:] != scores[:-1]
+    iou = torch.where(last, tp / (n_pos + fp), torch.zeros_like(tp))
+    k = int(torch.argmax(iou))
+    return float(iou[k]), float(scores[k])
+
+
+def polarity(maps: Tensor, masks: Tensor) -> int:
+    """+1 if the map marks the object (AUROC >= 0.5), -1 if ``1 - map`` does."""
+    return 1 if auroc(maps, masks) >= 0.5 else -1
+
+
+def saliency_report(maps: Tensor, masks: Tensor) -> dict[str, float]:
+    """Every saliency figure the kit reports, for a batch of maps against masks.
+
+    The accuracy figures use per-image min-max normalized maps (METHOD.md section 3); the
+    collapse figures use the raw maps, since normalizing would hide a constant map.
+
+    Args:
+        maps: (B, h, w) raw maps (e.g. the sigmoid output M_fg).
+        masks: (B, H, W) in {0, 1}.
+
+    Returns:
+        dict with ``auroc`` (pooled), ``auroc_flipped`` (of 1 - map), ``auroc_per_image``,
+        ``iou@0.5``, ``best_iou``, ``best_thr``, ``polarity`` (+1/-1), ``mean`` (mean raw value),
+        ``spatial_std`` (mean over images of each raw map's std over space; near 0 = collapse
+        to a constant), ``mean_map_std`` (std over space of the image-averaged raw map; large
+        compared with ``spatial_std`` = the map depends on position, not on the image).
+    """
+    raw = maps.float()  # (B, h, w)
+    norm = minmax_normalize(raw)  # (B, h, w)
+    a = auroc(norm, masks)
+    best_iou, best_thr = best_threshold_iou(norm, masks)
+    return {
+        "auroc": a,
+        "auroc_flipped": 1.0 - a,
+        "auroc_per_image": auroc_per_image(norm, masks),
+        "iou@0.5": iou_at(norm, masks, 0.5),
+        "best_iou": best_iou,
+        "best_thr": best_thr,
+        "polarity": 1 if a >= 0.5 else -1,
+        "mean": float(raw.mean()),
+        "spatial_std": float(raw.flatten(1).std(1, unbiased=False).mean()),
+        "mean_map_std": float(raw.mean(0).flatten().std(unbiased=False)),
+    }
