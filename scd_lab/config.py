@@ -250,7 +250,8 @@ def _in100_r18() -> Config:
         preset="in100-r18",
         backbone=BackboneConfig(arch="resnet18", small_stem=True),
         method=MethodConfig(name="scd-byol"),
-        data=DataConfig(dataset="imagenet100", image_size=112, crop_size=96),
+        data=DataConfig(dataset="imagenet100", root="data/imagenet100", image_size=112,
+                        crop_size=96),
         optim=OptimConfig(optimizer="sgd", lr=0.1 * 256 / 512, weight_decay=1e-4,
                           warmup_epochs=5),
         train=TrainConfig(epochs=200, batch_size=512, knn_every=5, snapshot_every=5),
@@ -262,7 +263,7 @@ def _paper_scd_moco() -> Config:
         preset="paper-scd-moco-r50",
         backbone=BackboneConfig(arch="resnet50"),
         method=MethodConfig(name="scd-moco"),
-        data=DataConfig(dataset="folder", image_size=256, crop_size=224),
+        data=DataConfig(dataset="folder", root="data/imagenet", image_size=256, crop_size=224),
         optim=OptimConfig(optimizer="sgd", lr=0.06, lr_scaling="none", weight_decay=1e-4),
         train=TrainConfig(epochs=200, batch_size=256, knn_every=10, snapshot_every=10),
     )
@@ -273,7 +274,7 @@ def _paper_scd_byol() -> Config:
         preset="paper-scd-byol-r50",
         backbone=BackboneConfig(arch="resnet50"),
         method=MethodConfig(name="scd-byol"),
-        data=DataConfig(dataset="folder", image_size=256, crop_size=224),
+        data=DataConfig(dataset="folder", root="data/imagenet", image_size=256, crop_size=224),
         optim=OptimConfig(optimizer="sgd", lr=0.05, lr_scaling="none", weight_decay=1e-4),
         train=TrainConfig(epochs=200, batch_size=512, knn_every=10, snapshot_every=10),
     )
@@ -284,7 +285,7 @@ def _lewel_paper() -> Config:
         preset="paper-lewel-byol-r50",
         backbone=BackboneConfig(arch="resnet50"),
         method=MethodConfig(name="lewel-byol", base_momentum=0.98),
-        data=DataConfig(dataset="folder", image_size=256, crop_size=224, crop_scale_min=0.2),
+        data=DataConfig(dataset="folder", root="data/imagenet", image_size=256, crop_size=224, crop_scale_min=0.2),
         optim=OptimConfig(optimizer="lars", lr=3.6, lr_scaling="none", weight_decay=1.5e-6,
                           warmup_epochs=10),
         train=TrainConfig(epochs=200, batch_size=1024, knn_every=10, snapshot_every=10),
@@ -321,7 +322,7 @@ def resolve(cfg: Config) -> Config:
             setattr(cfg.method, key, value)
     if cfg.data.augment is None:
         cfg.data.augment = AUGMENT_FOR[cfg.method.name]
-    return cfg
+    return validate(cfg)  # again: checks that depend on the filled-in defaults (lewel proj_dim)
 
 
 def _did_you_mean(word: str, options) -> str:
@@ -381,8 +382,9 @@ def validate(cfg: Config) -> Config:
     if d.crop_scale_min is not None and not 0.0 < d.crop_scale_min <= 1.0:
         raise ConfigError(f"data.crop_scale_min must be in (0, 1], got {d.crop_scale_min}")
     if d.dataset in ("imagenet100", "folder") and not d.root:
-        raise ConfigError(f"data.dataset={d.dataset!r} needs data.root (a directory); "
-                          "for imagenet100 build it with `scd-lab data in100`")
+        hint = ("build it with `scd-lab data in100`" if d.dataset == "imagenet100"
+                else "an ImageFolder-style directory of class subfolders")
+        raise ConfigError(f"data.dataset={d.dataset!r} needs data.root (a directory); {hint}")
     for p in ("num_train", "num_test", "num_classes"):
         _positive(f"data.{p}", getattr(d, p))
     _positive("optim.lr", o.lr)
@@ -495,9 +497,11 @@ def _set(cfg: Config, path: str, value) -> None:
     tp = _field_types(type(sub))[parts[1]]
     if isinstance(value, list):
         value = tuple(value)
-    if isinstance(value, int) and not isinstance(value, bool) and _matches(1.0, tp) \
-            and not _matches(1, tp):
-        value = float(value)
+    options = (typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType)
+               else (tp,))
+    if isinstance(value, int) and not isinstance(value, bool) and float in options \
+            and int not in options:
+        value = float(value)  # YAML reads "1" as int; a float field stores 1.0
     _check_type(path, value, tp)
     setattr(sub, parts[1], value)
 

@@ -6,6 +6,7 @@ from typing import Callable
 from ..config import Config, resolve
 from .base import Encoded, Method, SiameseMethod, StepOutput, momentum_at
 from .byol import BYOL
+from .lewel import LEWEL, LEWELBYOL, LEWELMoCo
 from .moco import MoCo
 from .scd import SCD
 
@@ -45,6 +46,9 @@ register("byol", BYOL)
 register("moco", MoCo)
 register("scd-byol", lambda m, b: SCD(BYOL(m, b), m))
 register("scd-moco", lambda m, b: SCD(MoCo(m, b), m))
+register("lewel-byol", LEWELBYOL)
+register("lewel-moco", LEWELMoCo)
 
 __all__ = ["Method", "SiameseMethod", "StepOutput", "Encoded", "BYOL", "MoCo", "SCD",
+           "LEWEL", "LEWELBYOL", "LEWELMoCo",
            "build_method", "available_methods", "register", "momentum_at"]

@@ -1,0 +1,35 @@
+"""Weighted kNN classifier on frozen features (the monitor of Wu et al., 2018)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def knn_predict(queries: torch.Tensor, bank: torch.Tensor, bank_labels: torch.Tensor,
+                num_classes: int, k: int = 20, tau: float = 0.07,
+                chunk: int = 1024) -> torch.Tensor:
+    """Class scores by temperature-weighted votes of the k nearest bank features (cosine).
+
+    score[c] = sum over the k neighbours n with label c of exp(cos(q, n) / tau)
+
+    Shape:
+        queries (Q, D), bank (N, D), bank_labels (N,) -> scores (Q, num_classes)
+    """
+    bank = F.normalize(bank.float(), dim=1)
+    k = min(k, bank.shape[0])
+    out = []
+    for q in F.normalize(queries.float(), dim=1).split(chunk):
+        sim = q @ bank.t()  # (q, N)
+        top, idx = sim.topk(k, dim=1)  # (q, k)
+        weights = (top / tau).exp()  # (q, k)
+        votes = torch.zeros(q.shape[0], num_classes, device=q.device)
+        votes.scatter_add_(1, bank_labels[idx], weights)  # (q, C)
+        out.append(votes)
+    return torch.cat(out)
+
+
+def knn_accuracy(queries, query_labels, bank, bank_labels, num_classes: int, k: int = 20,
+                 tau: float = 0.07) -> float:
+    """Top-1 accuracy of ``knn_predict``. Bank and queries must be different images."""
+    scores = knn_predict(queries, bank, bank_labels, num_classes, k, tau)
+    return (scores.argmax(1) == query_labels.to(scores.device)).float().mean().item()

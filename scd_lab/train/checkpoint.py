@@ -1,0 +1,75 @@
+"""Checkpoints: atomic writes, and loads that refuse anything that is not one of ours.
+
+A checkpoint is a plain dict saved with ``torch.save`` and loaded with
+``torch.load(..., weights_only=True)``, so loading never runs pickled code:
+
+    format: "scd_lab-checkpoint", version: 1
+    step, epoch: the next step to run / the epoch it belongs to
+    model, optimizer: state dicts
+    config: the resolved config as a nested dict
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+FORMAT = "scd_lab-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, truncated, or not an scd_lab checkpoint."""
+
+
+def atomic_torch_save(obj, path: str | Path) -> None:
+    """Write to a temporary file in the same folder, fsync, then ``os.replace``: a crash
+    during the write leaves the previous file intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(path: str | Path, *, model: dict, optimizer: dict, step: int, epoch: int,
+                    config: dict, extra: dict | None = None) -> None:
+    """Save a training checkpoint atomically (see module docstring for the format)."""
+    atomic_torch_save({"format": FORMAT, "version": VERSION, "step": int(step),
+                       "epoch": int(epoch), "model": model, "optimizer": optimizer,
+                       "config": config, "extra": extra or {}}, path)
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """Load and check a checkpoint; raise ``CheckpointError`` with the reason and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {str(path)!r}; a run writes "
+                              "RUN_DIR/checkpoints/last.pt after its first epoch")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # truncated zip, random bytes, pickled code...
+        raise CheckpointError(
+            f"{str(path)!r} is not a readable scd_lab checkpoint ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200]}). It may be truncated or from another tool; "
+            "resume from another checkpoint or start a new run.") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{str(path)!r} is a torch file but not an scd_lab checkpoint "
+                              f"(expected format {FORMAT!r}); nothing was loaded")
+    if ckpt.get("version") != VERSION:
+        raise CheckpointError(f"{str(path)!r} has checkpoint version {ckpt.get('version')!r}; "
+                              f"this scd_lab reads version {VERSION}")
+    for key in ("model", "optimizer", "step", "epoch", "config"):
+        if key not in ckpt:
+            raise CheckpointError(f"{str(path)!r} lacks the field {key!r}; it is incomplete")
+    return ckpt

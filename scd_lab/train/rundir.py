@@ -1,0 +1,138 @@
+"""The run directory: the one format that the trainer writes and notebooks, widgets and
+evaluation read.
+
+    RUN_DIR/
+      config.yaml              the resolved config (``scd_lab.config.load_yaml`` reads it)
+      meta.json                versions, device, world size, method, start time
+      metrics.jsonl            one JSON object per line, each with "kind", "step", "epoch":
+                                 kind "train":    loss terms, lr, momentum, images_per_s,
+                                                  max_mem_gb, map statistics (e.g. scd_fg_mean)
+                                 kind "knn":      knn_top1 (k = train.knn_k), knn_top1_k200
+                                 kind "saliency": per map name, metrics against the masks of
+                                                  held-out images (auroc, best_iou, ...) and the
+                                                  collapse / shortcut / polarity statistics
+                                 kind "summary":  the final results (also in summary.json)
+      probe.pt                 probe images uint8 (P, 3, H, W), labels (P,), masks (P, H, W)
+      snapshots/step_XXXXXXX.pt  maps of the probe images at one step:
+                                 {"step", "epoch", "maps": {name: float16 (P, h, w)}}
+      checkpoints/last.pt      the latest checkpoint (written atomically)
+      summary.json             the final results of the run
+
+Every file is written by process 0 only. ``.pt`` files load with ``weights_only=True``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ..config import Config, load_yaml, save_yaml, to_dict
+from .checkpoint import atomic_torch_save
+
+
+class RunDir:
+    """Read and write one run directory (see module docstring)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    # paths
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.path / "checkpoints" / "last.pt"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.path / "snapshots"
+
+    def exists(self) -> bool:
+        return self.config_path.is_file()
+
+    # writing
+    def create(self, cfg: Config, meta: dict) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / "checkpoints").mkdir(exist_ok=True)
+        self.snapshot_dir.mkdir(exist_ok=True)
+        save_yaml(cfg, self.config_path)
+        (self.path / "meta.json").write_text(json.dumps(meta, indent=2))
+
+    def log(self, record: dict) -> None:
+        """Append one JSON line (floats from tensors are converted)."""
+        clean = {k: (v.item() if isinstance(v, torch.Tensor) else v) for k, v in record.items()}
+        with open(self.metrics_path, "a") as fh:
+            fh.write(json.dumps(clean) + "\n")
+
+    def truncate_metrics(self, step: int) -> None:
+        """Drop records past ``step`` (used on resume: those steps will be run again)."""
+        if not self.metrics_path.is_file():
+            return
+        keep = [r for r in self.metrics() if r.get("step", 0) <= step
+                and not (r.get("step", 0) == step and r.get("kind") == "train")]
+        tmp = self.metrics_path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
+        os.replace(tmp, self.metrics_path)
+        for snap in self.snapshot_dir.glob("step_*.pt"):
+            if int(snap.stem.split("_")[1]) > step:
+                snap.unlink()
+
+    def save_probe(self, images, labels, masks) -> None:
+        atomic_torch_save({"images": images.cpu(), "labels": labels.cpu(),
+                           "masks": None if masks is None else masks.cpu()},
+                          self.path / "probe.pt")
+
+    def save_snapshot(self, step: int, epoch: int, maps: dict) -> None:
+        atomic_torch_save({"step": step, "epoch": epoch,
+                           "maps": {k: v.detach().cpu().to(torch.float16) for k, v in
+                                    maps.items()}},
+                          self.snapshot_dir / f"step_{step:07d}.pt")
+
+    def write_summary(self, summary: dict) -> None:
+        tmp = self.path / "summary.json.tmp"
+        tmp.write_text(json.dumps(summary, indent=2))
+        os.replace(tmp, self.path / "summary.json")
+
+    # reading
+    def config(self) -> Config:
+        return load_yaml(self.config_path)
+
+    def meta(self) -> dict:
+        return json.loads((self.path / "meta.json").read_text())
+
+    def metrics(self, kind: str | None = None) -> list[dict]:
+        """All metric records (optionally of one ``kind``), in order. A torn last line from a
+        killed process is skipped."""
+        if not self.metrics_path.is_file():
+            return []
+        out = []
+        for line in self.metrics_path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if kind is None or rec.get("kind") == kind:
+                out.append(rec)
+        return out
+
+    def probe(self) -> dict:
+        return torch.load(self.path / "probe.pt", weights_only=True)
+
+    def snapshots(self) -> list[dict]:
+        """Every saliency snapshot, sorted by step: [{"step", "epoch", "maps"}, ...]."""
+        return [torch.load(p, weights_only=True)
+                for p in sorted(self.snapshot_dir.glob("step_*.pt"))]
+
+    def summary(self) -> dict:
+        return json.loads((self.path / "summary.json").read_text())
+
+    def to_dict_config(self) -> dict:
+        return to_dict(self.config())
