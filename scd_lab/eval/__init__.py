@@ -1,0 +1,1 @@
+"""Evaluation: kNN, saliency metrics against masks."""
