@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 import torch
 
 from scd_lab.config import get_preset
+
+# One intra-op thread by default: on a shared 2-core machine two spinning OpenMP threads per
+# process made the model tests ~10x slower (measured), while one thread costs little on these
+# tiny shapes. Override with SCD_TEST_THREADS=2 (or more) on a dedicated machine.
+torch.set_num_threads(int(os.environ.get("SCD_TEST_THREADS", "1")))
 
 
 def shrink_heads(cfg):

@@ -61,8 +61,9 @@ def test_to_dict_is_plain():
 
 def test_overrides_parse_yaml_values():
     cfg = apply_overrides(get_preset("cpu"),
-                          ["method.alpha=0.5", "method.fg_term=false", "backbone.widths=[8, 16, 32, 64]",
-                           "train.max_steps=null", "method.lam=1"])
+                          ["method.alpha=0.5", "method.fg_term=false",
+                           "backbone.widths=[8, 16, 32, 64]", "train.max_steps=null",
+                           "method.lam=1"])
     assert cfg.method.alpha == 0.5 and cfg.method.fg_term is False
     assert cfg.backbone.widths == (8, 16, 32, 64)
     assert cfg.train.max_steps is None

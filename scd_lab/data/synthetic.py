@@ -263,20 +263,25 @@ def _shape_sd(kind: Tensor, x: Tensor, y: Tensor, r: Tensor, harm: Tensor) -> Te
 
 def _render_layer(img: Tensor, lay: dict[str, Tensor], j: int, u: Tensor, v: Tensor,
                   size: int) -> Tensor:
-    """Alpha (B, S, S) of shape j of a layer group, with its texture composited into img."""
-    cx, cy, rot = lay["cx"][:, j], lay["cy"][:, j], lay["rot"][:, j]
-    dx, dy = u - cx[:, None, None], v - cy[:, None, None]  # (B, S, S)
-    c, s = torch.cos(rot)[:, None, None], torch.sin(rot)[:, None, None]
+    """Composites shape j of a layer group into img (B, 3, S, S) in place; returns its alpha (B, S, S).
+
+    Only the images where the shape is present (``lay["present"]``, default all) are computed.
+    """
+    alpha = torch.zeros(img.shape[0], size, size)
+    idx = lay["present"][:, j].nonzero()[:, 0] if "present" in lay else None
+    if idx is not None and idx.numel() == 0:
+        return alpha
+    sel = slice(None) if idx is None else idx
+    q = {k: val[sel, j] for k, val in lay.items() if k != "present"}
+    dx, dy = u - q["cx"][:, None, None], v - q["cy"][:, None, None]  # (b, S, S)
+    c, s = torch.cos(q["rot"])[:, None, None], torch.sin(q["rot"])[:, None, None]
     x, y = c * dx + s * dy, -s * dx + c * dy
-    alpha = (_shape_sd(lay["kind"][:, j], x, y, lay["r"][:, j], lay["harm"][:, j]) * size
-             + 0.5).clamp(0, 1)  # (B, S, S), about one pixel of soft edge
-    if "present" in lay:
-        alpha = alpha * lay["present"][:, j, None, None]
-    t = _texture(lay["family"][:, j], lay["theta"][:, j], lay["freq"][:, j], lay["phase"][:, j],
-                 cx, cy, u, v)[:, None]  # (B, 1, S, S)
-    col = lay["colors"][:, j]  # (B, 2, 3)
-    layer = col[:, 0, :, None, None] * (1 - t) + col[:, 1, :, None, None] * t  # (B, 3, S, S)
-    img.mul_(1 - alpha[:, None]).add_(layer * alpha[:, None])
+    a = (_shape_sd(q["kind"], x, y, q["r"], q["harm"]) * size + 0.5).clamp(0, 1)  # (b, S, S)
+    t = _texture(q["family"], q["theta"], q["freq"], q["phase"], q["cx"], q["cy"], u, v)
+    col = q["colors"]  # (b, 2, 3)
+    layer = torch.lerp(col[:, 0, :, None, None], col[:, 1, :, None, None], t[:, None])  # (b, 3, S, S)
+    img[sel] = torch.lerp(img[sel], layer, a[:, None])
+    alpha[sel] = a
     return alpha
 
 
@@ -329,13 +334,18 @@ def generate(spec: SyntheticSpec, n: int, seed: int) -> ImageArray:
         ImageArray with images uint8 (n, 3, S, S), labels (n,), masks uint8 (n, S, S).
     """
     params = sample_params(spec, n, seed)
-    images, masks = render(params, spec.image_size, spec.noise)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small elementwise ops: extra threads only oversubscribe the CPU
+    try:
+        images, masks = render(params, spec.image_size, spec.noise)
+    finally:
+        torch.set_num_threads(threads)
     return ImageArray(images, params["labels"]["labels"].clone(), masks,
                       class_names(spec.num_classes))
 
 
 # ----------------------------------------------------------------------------- caching
-def cache_dir(override: str | os.PathLike | None = None) -> Path:
+def default_cache_dir(override: str | os.PathLike | None = None) -> Path:
     """``override``, else ``$SCD_LAB_CACHE``, else platformdirs' user cache dir for scd_lab."""
     if override is not None:
         return Path(override)
@@ -361,21 +371,20 @@ def resolve_spec(spec: SyntheticSpec | str, **overrides) -> SyntheticSpec:
     return dataclasses.replace(spec, **overrides)
 
 
-def load_synthetic(spec: SyntheticSpec | str = "default", cache_dir_: str | os.PathLike | None = None,
+def load_synthetic(spec: SyntheticSpec | str = "default", cache_dir: str | os.PathLike | None = None,
                    **overrides) -> tuple[ImageArray, ImageArray]:
     """The (train, test) splits of a spec, generated on first use and cached.
 
     Args:
         spec: a :class:`SyntheticSpec` or a name in :data:`SPLITS`.
-        cache_dir_: cache folder (default: see :func:`cache_dir`). Also accepted as ``cache_dir``.
+        cache_dir: cache folder (default: see :func:`default_cache_dir`).
         **overrides: spec fields to replace.
 
     Returns:
         (train, test) ImageArrays on the CPU.
     """
-    cdir = overrides.pop("cache_dir", None) or cache_dir_
     spec = resolve_spec(spec, **overrides)
-    path = cache_dir(cdir) / "synthetic" / f"{spec.key()}.pt"
+    path = default_cache_dir(cache_dir) / "synthetic" / f"{spec.key()}.pt"
     if path.exists():
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)

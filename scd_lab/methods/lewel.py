@@ -146,7 +146,7 @@ def max_variance_map(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     Returns:
         The selected maps (B, H, W), unnormalised, and their indices (B,).
     """
-    var = maps.float().flatten(2).mean(dim=-1)  # (B, N)
+    var = maps.float().flatten(2).var(dim=-1, unbiased=False)  # (B, N)
     index = var.argmax(dim=1)  # (B,)
     selected = maps[torch.arange(maps.shape[0], device=maps.device), index]  # (B, H, W)
     return selected, index

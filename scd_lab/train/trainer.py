@@ -218,7 +218,7 @@ class Trainer:
             out = self.model(x1, x2)
         if not torch.isfinite(out.loss.detach()).item():
             raise TrainingDiverged(
-                f"the loss became {float(out.loss)} at step {step} (epoch "
+                f"the loss became {float(out.loss.detach())} at step {step} (epoch "
                 f"{step // self.steps_per_epoch}); the step was not applied and the last good "
                 f"checkpoint is {self.rundir.last_checkpoint} (if any). Lower optim.lr, add "
                 "warm-up (optim.warmup_epochs) or use train.precision=fp32, then resume or "

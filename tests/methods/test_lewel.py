@@ -120,7 +120,11 @@ def test_global_column_is_plain_projector_in_eval_mode():
     torch.testing.assert_close(z_g, m.projector(gap(f)))
     torch.testing.assert_close(z_pix[:, :, 2, 3], m.projector(f[:, :, 2, 3]))
     m.train()  # in training the BN batch is all B (1 + HW) columns, so column 0 differs
-    assert not torch.allclose(project_columns(f, m.projector)[0], m.projector(gap(f)), atol=1e-3)
+    f.requires_grad_(True)
+    z_g = project_columns(f, m.projector)[0]
+    assert not torch.allclose(z_g, m.projector(gap(f)), atol=1e-3)
+    z_g.square().sum().backward()  # the global column backpropagates into F
+    assert f.grad is not None and f.grad.abs().sum() > 0
 
 
 def test_projector_is_the_authors_1x1_conv_with_shared_bn():
@@ -163,6 +167,10 @@ def test_symmetric_loss_is_sum_of_directions(name):
 def test_byol_terms_by_hand():
     """Global: 2 - 2 cos(G(z_g1), z_g2'); slots: 2 - 2 cos(G_s(H_s(v1)), H_s'(v2')), by index."""
     m = make("lewel-byol")
+    with torch.no_grad():  # make the target differ from the online network
+        for _, target in m.momentum_pairs():
+            for p in target.parameters():
+                p.add_(0.1 * torch.randn_like(p))
     f1, f2 = torch.randn(2, 256, 4, 4), torch.randn(2, 256, 4, 4)
     t = m.direction(f1, f2)
     on, tg = m.embed(f1, m.projector), m.embed(f2, m.target_projector)
@@ -237,7 +245,8 @@ def test_maps_for_the_viewer():
     a = m.alignment_maps(x)
     torch.testing.assert_close(mv, minmax_normalize(max_variance_map(a)[0]))
     out = m.train()(*views())
-    assert out.maps["lewel_maxvar"].shape == (4, 4, 4) and not out.maps["lewel_maxvar"].requires_grad
+    maxvar = out.maps["lewel_maxvar"]
+    assert maxvar.shape == (4, 4, 4) and not maxvar.requires_grad
     assert set(out.terms) == {"loss", "loss_c", "loss_global", "loss_slots"}
     assert all(not t.requires_grad for t in out.terms.values())
 

@@ -33,16 +33,19 @@ def _online_params(method):
 # ------------------------------------------------------------------------------------------
 # Registry x backbone x input size: forward/backward and the StepOutput contract
 
-GRID = [("resnet_tiny", 32), ("resnet_tiny", 64), ("resnet18", 32), ("resnet18", 64),
-        ("resnet50", 32), pytest.param("resnet50", 64, marks=pytest.mark.slow)]
+# (arch, small_stem, side): both torchvision trunks (and the tiny one) at 32 and 64 px
+GRID = [("resnet_tiny", True, 32), ("resnet_tiny", True, 64),
+        ("resnet18", True, 32), ("resnet18", True, 64),
+        ("resnet50", True, 32), ("resnet50", False, 64),
+        pytest.param("resnet50", True, 64, marks=pytest.mark.slow)]
 
 
-@pytest.mark.parametrize("arch,side", GRID)
+@pytest.mark.parametrize("arch,small_stem,side", GRID)
 @pytest.mark.parametrize("name", METHODS)
-def test_forward_backward_shapes(make_method, name, arch, side):
+def test_forward_backward_shapes(make_method, name, arch, small_stem, side):
     # resnet50 has C = 2048: a narrower saliency net keeps the test fast (shape is unchanged)
     width = 0.125 if arch == "resnet50" else 1.0
-    method = make_method(name, backbone={"arch": arch, "small_stem": True},
+    method = make_method(name, backbone={"arch": arch, "small_stem": small_stem},
                          saliency_width=width)
     b = 2
     x1, x2 = torch.randn(b, 3, side, side), torch.randn(b, 3, side, side)
@@ -150,8 +153,22 @@ def test_saliency_gradient_vanishes_with_lam_zero(make_method, views, name):
         method = make_method(name, lam=lam)
         method(*views).loss.backward()
         total = sum(p.grad.abs().sum() for p in method.saliency.parameters())
-        assert (total > 0) is expect_nonzero, lam
+        assert bool(total > 0) is expect_nonzero, lam
         assert all(p.grad is None for p in method.target_saliency.parameters())
+
+
+@pytest.mark.parametrize("name", SCD_METHODS)
+def test_view2_goes_through_the_target_saliency_and_projector(make_method, views, name):
+    # Make the target's M and H^s differ from the online ones: L_d must change, L_c must not.
+    ref = make_method(name)(*views).terms
+    for module in ("target_saliency", "target_sem_projector"):
+        method = make_method(name)
+        with torch.no_grad():
+            for p in getattr(method, module).parameters():
+                p.add_(0.5 * torch.randn_like(p))
+        terms = method(*views).terms
+        assert torch.equal(terms["loss_c"], ref["loss_c"]), module
+        assert not torch.allclose(terms["loss_d"], ref["loss_d"]), module
 
 
 # ------------------------------------------------------------------------------------------
