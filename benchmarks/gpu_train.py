@@ -27,8 +27,8 @@ def main() -> None:
     ap.add_argument("--method", default="scd-byol")
     ap.add_argument("--compile", action="store_true")
     args = ap.parse_args()
-    assert torch.cuda.is_available(), "this benchmark needs a CUDA device"
-    dev = torch.device("cuda")
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # CPU: smoke test only
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     n = args.num_images
     g = torch.Generator(device=dev).manual_seed(0)
     images = torch.randint(0, 256, (n, 3, 112, 112), dtype=torch.uint8, device=dev, generator=g)
@@ -43,26 +43,26 @@ def main() -> None:
         f"train.compile={str(args.compile).lower()}", "train.log_every=10"])
     with tempfile.TemporaryDirectory() as tmp:
         tr = Trainer(cfg, f"{tmp}/run", data=(train, test))
-        print(f"device {torch.cuda.get_device_name(dev)}; data on {tr.data_device}; "
+        print(f"device {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'}; data on {tr.data_device}; "
               f"{n} images of 112 px = {images.numel() / 2**30:.2f} GiB; method {args.method}, "
               f"batch {args.batch}, bf16 autocast, channels_last {tr.channels_last}, "
               f"compile {args.compile}", flush=True)
         warm = 10
         for s in range(warm):  # warm-up (cudnn autotune, compile)
             tr.train_step(*tr.views(s), s)
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
+        sync()
+        torch.cuda.reset_peak_memory_stats() if dev.type == "cuda" else None
         t0 = time.perf_counter()
         for s in range(warm, args.steps):
             tr.train_step(*tr.views(s), s)
-        torch.cuda.synchronize()
+        sync()
         step_s = (time.perf_counter() - t0) / (args.steps - warm)
         t0 = time.perf_counter()
         for s in range(warm, args.steps):
             tr.views(s)
-        torch.cuda.synchronize()
+        sync()
         aug_s = (time.perf_counter() - t0) / (args.steps - warm)
-        mem = torch.cuda.max_memory_allocated() / 2**30
+        mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else float("nan")
     print(f"RESULT method={args.method} batch={args.batch} compile={args.compile}: "
           f"{args.batch / step_s:.0f} images/s ({step_s * 1e3:.1f} ms/step), "
           f"augmentation {aug_s * 1e3:.1f} ms/step = {100 * aug_s / step_s:.1f}% of the step, "

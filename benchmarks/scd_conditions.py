@@ -56,7 +56,7 @@ def main() -> None:
                     help="override applied to every variant")
     ap.add_argument("--variant", action="append", help="LABEL:key=value,key=value")
     args = ap.parse_args()
-    from scd_lab.data import build_datasets
+    from scd_lab.train.trainer import build_data
 
     out = Path(args.out)
     rows, cache = [], {}
@@ -67,13 +67,16 @@ def main() -> None:
         d = cfg.data
         key = (d.dataset, d.image_size, d.seed, d.num_train, d.num_test, d.num_classes)
         if key not in cache:
-            extra = {k: getattr(d, k) for k in ("num_train", "num_test", "num_classes")
-                     if getattr(d, k) is not None}
-            cache[key] = build_datasets(d.dataset, d.image_size, d.root, seed=d.seed, **extra)
+            cache[key] = build_data(d)
         run = out / label
         if not (run / "summary.json").is_file():
             t0 = time.time()
-            Trainer(apply_overrides(cfg, ["train.progress=false"]), run, data=cache[key]).fit()
+            try:
+                Trainer(apply_overrides(cfg, ["train.progress=false"]), run,
+                        data=cache[key]).fit()
+            except Exception as exc:  # report and go on with the next variant
+                print(f"[{label}] failed: {type(exc).__name__}: {exc}", flush=True)
+                continue
             print(f"[{label}] {time.time() - t0:.0f} s", flush=True)
         rows.append(row(label, str(run)))
         print(rows[-1], flush=True)

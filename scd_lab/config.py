@@ -234,7 +234,7 @@ class ConfigError(ValueError):
 def _cpu() -> Config:
     return Config(
         preset="cpu",
-        backbone=BackboneConfig(arch="resnet_tiny", small_stem=True, widths=(32, 64, 128, 256),
+        backbone=BackboneConfig(arch="resnet_tiny", small_stem=True, widths=(16, 32, 64, 128),
                                 blocks=(1, 1, 1, 1), strides=(1, 2, 2, 1)),
         method=MethodConfig(name="scd-byol", proj_hidden=1024, pred_hidden=1024, proj_dim=256),
         data=DataConfig(dataset="synthetic", image_size=64, crop_size=48, crop_scale_min=0.2),

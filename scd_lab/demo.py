@@ -54,14 +54,14 @@ def results_table(runs: dict[str, str]) -> str:
 def run_demo(out: str = "runs/demo", budget_min: float = 10.0,
              methods=("byol", "scd-byol", "lewel-byol"), overrides=()) -> dict:
     """Train ``methods`` within ``budget_min`` minutes in total; write figure and table."""
-    from .data import build_datasets
+    from .train.trainer import build_data
 
     out = Path(out)
     base = apply_overrides(get_preset("cpu"), list(overrides))
     d = base.data
     print(f"[demo] generating / loading the embedded dataset ({d.dataset}, {d.image_size} px)",
           flush=True)
-    data = build_datasets(d.dataset, d.image_size, d.root, seed=d.seed)
+    data = build_data(d)
     n_train = len(data[0])
     steps_per_epoch = n_train // base.train.batch_size
     todo = [m for m in methods if not (out / m / "summary.json").is_file()]

@@ -66,6 +66,16 @@ def _seed_for(*parts: int) -> int:
     return s
 
 
+def build_data(d) -> tuple:
+    """(train, test) ``ImageArray`` pair for a ``DataConfig`` (synthetic knobs applied)."""
+    from ..data import build_datasets
+    if not d.dataset.startswith("synthetic"):
+        return build_datasets(d.dataset, d.image_size, d.root)
+    extra = {k: getattr(d, k) for k in ("num_train", "num_test", "num_classes")
+             if getattr(d, k) is not None}
+    return build_datasets(d.dataset, d.image_size, seed=d.seed, **extra)
+
+
 class Trainer:
     """Train ``cfg``'s method and write a run directory.
 
@@ -109,10 +119,7 @@ class Trainer:
         # data -------------------------------------------------------------------------
         d = cfg.data
         if data is None:
-            extra = {k: getattr(d, k) for k in ("num_train", "num_test", "num_classes")
-                     if getattr(d, k) is not None}
-            from ..data import build_datasets
-            data = build_datasets(d.dataset, d.image_size, d.root, seed=d.seed, **extra)
+            data = build_data(d)
         self.train_data, self.test = data
         n = len(self.train_data)
         if n < t.batch_size:
