@@ -65,7 +65,7 @@ def main() -> None:
         cfg = apply_overrides(get_preset(args.preset),
                               args.common + [s for s in sets.split(",") if s])
         d = cfg.data
-        key = (d.dataset, d.image_size, d.seed, d.num_train, d.num_test, d.num_classes)
+        key = repr(d)  # runs with the same data settings share one generated dataset
         if key not in cache:
             cache[key] = build_data(d)
         run = out / label

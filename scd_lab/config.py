@@ -105,7 +105,9 @@ class DataConfig:
     image_size: stored image side; crop_size: side of each augmented view.
     augment: ``byol`` (asymmetric) or ``moco`` (aug+); ``None`` = the method family's preset.
     crop_scale_min: lower bound of RandomResizedCrop's scale (``None`` = the preset's).
-    num_train, num_test, num_classes: size of the synthetic split (``None`` = its default).
+    num_train, num_test, num_classes, scale_range, clutter, patches, camouflage, max_objects:
+        knobs of the synthetic generator (``None`` = the split's default; see
+        ``scd_lab.data.synthetic.SyntheticSpec``).
     seed: seed of the synthetic generator.
     """
 
@@ -118,6 +120,11 @@ class DataConfig:
     num_train: int | None = None
     num_test: int | None = None
     num_classes: int | None = None
+    scale_range: tuple[float, ...] | None = None
+    clutter: int | None = None
+    patches: int | None = None
+    camouflage: float | None = None
+    max_objects: int | None = None
     seed: int = 0
 
 
@@ -237,9 +244,9 @@ def _cpu() -> Config:
         backbone=BackboneConfig(arch="resnet_tiny", small_stem=True, widths=(16, 32, 64, 128),
                                 blocks=(1, 1, 1, 1), strides=(1, 2, 2, 1)),
         method=MethodConfig(name="scd-byol", proj_hidden=1024, pred_hidden=1024, proj_dim=256),
-        data=DataConfig(dataset="synthetic", image_size=64, crop_size=48, crop_scale_min=0.2),
-        optim=OptimConfig(optimizer="sgd", lr=0.2, weight_decay=1e-4, warmup_epochs=1.0),
-        train=TrainConfig(epochs=6, batch_size=128, probe_size=32, knn_bank_size=3000),
+        data=DataConfig(dataset="synthetic", image_size=64, crop_size=32, crop_scale_min=0.2),
+        optim=OptimConfig(optimizer="sgd", lr=0.4, weight_decay=1e-4, warmup_epochs=1.0),
+        train=TrainConfig(epochs=6, batch_size=64, probe_size=32, knn_bank_size=5000),
     )
 
 

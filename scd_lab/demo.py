@@ -65,24 +65,19 @@ def run_demo(out: str = "runs/demo", budget_min: float = 10.0,
     n_train = len(data[0])
     steps_per_epoch = n_train // base.train.batch_size
     todo = [m for m in methods if not (out / m / "summary.json").is_file()]
-    plan = {}
-    for m in todo:
-        cfg = apply_overrides(base, [f"method.name={m}"])
-        sec = _measure_speed(cfg, data)
-        # about 15% of the budget goes to monitors (kNN, saliency) and start-up
-        share = 0.85 * budget_min * 60 / max(len(todo), 1)
-        epochs = max(1, int(share / (sec * steps_per_epoch)))
-        plan[m] = (cfg, epochs, sec)
+    plan = {m: apply_overrides(base, [f"method.name={m}"]) for m in todo}
     if plan:
-        total = sum(e * steps_per_epoch * s for _, e, s in plan.values()) / 0.85 / 60
-        print(f"[demo] budget {budget_min:.1f} min: " + ", ".join(
-            f"{m} {e} epochs ({s:.2f} s/step)" for m, (_, e, s) in plan.items())
-            + f" of {steps_per_epoch} steps; about {total:.1f} min in all. "
-            "Shorten with --budget-min.", flush=True)
+        # every method gets the same number of epochs (a fair comparison); about 20% of the
+        # budget goes to the monitors (kNN, saliency) and start-up
+        sec = {m: _measure_speed(cfg, data) for m, cfg in plan.items()}
+        epochs = max(1, int(0.8 * budget_min * 60 / (sum(sec.values()) * steps_per_epoch)))
+        total = epochs * steps_per_epoch * sum(sec.values()) / 0.8 / 60
+        print(f"[demo] budget {budget_min:.1f} min: {epochs} epochs of {steps_per_epoch} steps "
+              "for each of " + ", ".join(f"{m} ({s:.2f} s/step)" for m, s in sec.items())
+              + f"; about {total:.1f} min in all. Shorten with --budget-min.", flush=True)
     for m in methods:
         if m in plan:
-            cfg, epochs, _ = plan[m]
-            cfg = apply_overrides(cfg, [f"train.epochs={epochs}"])
+            cfg = apply_overrides(plan[m], [f"train.epochs={epochs}"])
             print(format_summary(Trainer(cfg, out / m, data=data).fit()), flush=True)
         else:
             print(f"[demo] reusing the finished run {out / m}")

@@ -6,12 +6,12 @@ the GPU in one call and augmentation runs on whole batches there (see ``augment.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from ..io import atomic_torch_save
 
 
 @dataclass
@@ -86,22 +86,3 @@ class ImageArray:
     def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> "ImageArray":
         """Reads a file written by :meth:`save`."""
         return cls.from_state_dict(torch.load(path, map_location=map_location, weights_only=True))
-
-
-def atomic_torch_save(obj: object, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` onto ``path``.
-
-    A reader never sees a half-written file, and two processes writing the same cache entry
-    leave one complete copy.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

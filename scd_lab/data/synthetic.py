@@ -34,7 +34,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .arrays import ImageArray, atomic_torch_save
+from ..io import atomic_torch_save
+from .arrays import ImageArray
 
 GENERATOR_VERSION = 1  # bump when the rendering changes: it is part of the cache key
 

@@ -13,25 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..models.saliency import minmax_normalize  # noqa: F401  (re-exported: part of this API)
+
 _EPS = 1e-12
-
-
-def minmax_normalize(maps: Tensor, eps: float = 1e-8) -> Tensor:
-    """Rescales each map to [0, 1] by its own min and max.
-
-    Args:
-        maps: (B, h, w).
-        eps: a map whose range is below ``eps`` is constant and becomes all zeros.
-
-    Returns:
-        (B, h, w) float.
-    """
-    maps = maps.float()
-    flat = maps.flatten(1)  # (B, h*w)
-    lo = flat.min(1).values[:, None, None]  # (B, 1, 1)
-    hi = flat.max(1).values[:, None, None]  # (B, 1, 1)
-    rng = hi - lo
-    return torch.where(rng > eps, (maps - lo) / rng.clamp_min(eps), torch.zeros_like(maps))
 
 
 def upsample_maps(maps: Tensor, size: int | tuple[int, int]) -> Tensor:

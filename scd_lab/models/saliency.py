@@ -55,15 +55,18 @@ def weighted_avg_pool(feature_map: torch.Tensor, weights: torch.Tensor,
     return num / den
 
 
-def minmax_normalize(maps: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """Per-image min-max normalisation to [0, 1]; a constant map becomes all zeros.
+def minmax_normalize(maps: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Per-image min-max normalisation to [0, 1]; a map whose range is below ``eps`` is
+    constant and becomes all zeros.
 
-    Shape: (B, H, W) -> (B, H, W)
+    Shape: (B, H, W) -> (B, H, W) float
     """
-    flat = maps.flatten(1)
-    lo = flat.min(1, keepdim=True).values
-    hi = flat.max(1, keepdim=True).values
-    return ((flat - lo) / (hi - lo).clamp_min(eps)).view_as(maps)
+    maps = maps.float()
+    flat = maps.flatten(1)  # (B, H*W)
+    lo = flat.min(1).values[:, None, None]  # (B, 1, 1)
+    hi = flat.max(1).values[:, None, None]  # (B, 1, 1)
+    rng = hi - lo
+    return torch.where(rng > eps, (maps - lo) / rng.clamp_min(eps), torch.zeros_like(maps))
 
 
 def channel_sum_map(feature_map: torch.Tensor) -> torch.Tensor:

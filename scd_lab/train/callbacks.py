@@ -24,6 +24,24 @@ class Callback:
     def on_fit_end(self, trainer, summary: dict) -> None: ...
 
 
+class PeriodicMonitor(Callback):
+    """Calls ``measure(trainer, step, epoch)`` at step 0 and after every ``every`` epochs."""
+
+    def __init__(self, every: int = 1):
+        self.every = every
+
+    def measure(self, trainer, step: int, epoch: int) -> dict:  # pragma: no cover
+        raise NotImplementedError
+
+    def on_fit_start(self, trainer) -> None:
+        if trainer.start_step == 0 and self.every:
+            self.measure(trainer, 0, 0)
+
+    def on_epoch_end(self, trainer, epoch: int, step: int) -> None:
+        if self.every and (epoch + 1) % self.every == 0:
+            self.measure(trainer, step, epoch + 1)
+
+
 @torch.no_grad()
 def embed(trainer, images: torch.Tensor, fn=None, batch: int = 256) -> torch.Tensor:
     """Features of uint8 images (N, 3, H, W) with the test-time transform: (N, C) on device."""
@@ -36,15 +54,12 @@ def embed(trainer, images: torch.Tensor, fn=None, batch: int = 256) -> torch.Ten
     return torch.cat(out)
 
 
-class KNNMonitor(Callback):
+class KNNMonitor(PeriodicMonitor):
     """Weighted kNN top-1 (cosine, tau = train.knn_tau) with k = train.knn_k and k = 200.
 
     Bank: a fixed subset of the training images (test-time transform); queries: the held-out
     split. The two never share an image (they come from different splits).
     """
-
-    def __init__(self, every: int = 1):
-        self.every = every
 
     def measure(self, trainer, step: int, epoch: int) -> dict:
         t = trainer.cfg.train
@@ -66,16 +81,9 @@ class KNNMonitor(Callback):
         trainer.last["knn"] = rec
         return rec
 
-    def on_fit_start(self, trainer) -> None:
-        if trainer.start_step == 0 and self.every:
-            self.measure(trainer, 0, 0)
-
-    def on_epoch_end(self, trainer, epoch: int, step: int) -> None:
-        if self.every and (epoch + 1) % self.every == 0:
-            self.measure(trainer, step, epoch + 1)
 
 
-class SaliencyMonitor(Callback):
+class SaliencyMonitor(PeriodicMonitor):
     """Snapshots the probe images' maps and measures every map against held-out masks.
 
     For each map of ``method.saliency_maps`` (``channel_sum``, ``scd_fg``, ``lewel_maxvar``):
@@ -85,9 +93,6 @@ class SaliencyMonitor(Callback):
     mean_map_std (of the image-averaged map; close to spatial_std = every image gets the same
     positional map).
     """
-
-    def __init__(self, every: int = 1):
-        self.every = every
 
     @torch.no_grad()
     def maps_of(self, trainer, images: torch.Tensor, batch: int = 256) -> dict:
@@ -117,10 +122,3 @@ class SaliencyMonitor(Callback):
         trainer.last["saliency"] = rec
         return rec
 
-    def on_fit_start(self, trainer) -> None:
-        if trainer.start_step == 0 and self.every:
-            self.measure(trainer, 0, 0)
-
-    def on_epoch_end(self, trainer, epoch: int, step: int) -> None:
-        if self.every and (epoch + 1) % self.every == 0:
-            self.measure(trainer, step, epoch + 1)

@@ -10,11 +10,11 @@ A checkpoint is a plain dict saved with ``torch.save`` and loaded with
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
+
+from ..io import atomic_torch_save
 
 FORMAT = "scd_lab-checkpoint"
 VERSION = 1
@@ -22,24 +22,6 @@ VERSION = 1
 
 class CheckpointError(RuntimeError):
     """A checkpoint file is missing, truncated, or not an scd_lab checkpoint."""
-
-
-def atomic_torch_save(obj, path: str | Path) -> None:
-    """Write to a temporary file in the same folder, fsync, then ``os.replace``: a crash
-    during the write leaves the previous file intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_checkpoint(path: str | Path, *, model: dict, optimizer: dict, step: int, epoch: int,

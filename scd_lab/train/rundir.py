@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from ..config import Config, load_yaml, save_yaml, to_dict
-from .checkpoint import atomic_torch_save
+from ..io import atomic_torch_save
 
 
 class RunDir:

@@ -22,6 +22,7 @@ import contextlib
 import math
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -71,8 +72,9 @@ def build_data(d) -> tuple:
     from ..data import build_datasets
     if not d.dataset.startswith("synthetic"):
         return build_datasets(d.dataset, d.image_size, d.root)
-    extra = {k: getattr(d, k) for k in ("num_train", "num_test", "num_classes")
-             if getattr(d, k) is not None}
+    knobs = ("num_train", "num_test", "num_classes", "scale_range", "clutter", "patches",
+             "camouflage", "max_objects")
+    extra = {k: getattr(d, k) for k in knobs if getattr(d, k) is not None}
     return build_datasets(d.dataset, d.image_size, seed=d.seed, **extra)
 
 
@@ -271,8 +273,10 @@ class Trainer:
         bar = None
         if self.is_main and t.progress:
             from tqdm.auto import tqdm
+            quiet = not sys.stderr.isatty() and "ipykernel" not in sys.modules  # a log file
             bar = tqdm(total=self.total_steps, initial=self.start_step,
-                       desc=self.cfg.method.name, unit="step", dynamic_ncols=True)
+                       desc=self.cfg.method.name, unit="step", dynamic_ncols=True,
+                       mininterval=30 if quiet else 0.1)
         window_t, window_n = time.perf_counter(), 0
         fit_t0, step_time = time.perf_counter(), 0.0
         step = self.start_step
