@@ -105,7 +105,8 @@ class DataConfig:
     image_size: stored image side; crop_size: side of each augmented view.
     augment: ``byol`` (asymmetric) or ``moco`` (aug+); ``None`` = the method family's preset.
     crop_scale_min: lower bound of RandomResizedCrop's scale (``None`` = the preset's).
-    num_train, num_test, num_classes, scale_range, clutter, patches, camouflage, max_objects:
+    num_train, num_test, num_classes, scale_range, clutter, patches, camouflage, max_objects,
+    saturation:
         knobs of the synthetic generator (``None`` = the split's default; see
         ``scd_lab.data.synthetic.SyntheticSpec``).
     seed: seed of the synthetic generator.
@@ -125,6 +126,7 @@ class DataConfig:
     patches: int | None = None
     camouflage: float | None = None
     max_objects: int | None = None
+    saturation: float | None = None
     seed: int = 0
 
 
@@ -220,8 +222,8 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "method.name": tuple(METHOD_DEFAULTS),
     "method.momentum_schedule": ("cosine", "constant", None),
     "method.semantic_bn": ("separate", "joint"),
-    "data.dataset": ("synthetic", "synthetic-camouflage", "synthetic-easy", "imagenet100",
-                     "folder"),
+    "data.dataset": ("synthetic", "synthetic-camouflage", "synthetic-easy", "synthetic-hard",
+                     "imagenet100", "folder"),
     "data.augment": ("byol", "moco", None),
     "optim.optimizer": ("sgd", "lars"),
     "optim.lr_scaling": ("linear", "none"),

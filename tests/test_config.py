@@ -56,7 +56,8 @@ def test_yaml_partial_on_top_of_base(tmp_path):
 def test_to_dict_is_plain():
     d = to_dict(get_preset("cpu"))
     assert set(d) == {f.name for f in dataclasses.fields(Config)}
-    assert d["backbone"]["widths"] == [32, 64, 128, 256]
+    assert d["backbone"]["widths"] == list(get_preset("cpu").backbone.widths)
+    assert isinstance(d["backbone"]["widths"], list)
 
 
 def test_overrides_parse_yaml_values():

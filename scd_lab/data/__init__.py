@@ -18,7 +18,8 @@ from .folder import ImageFolderDataset, to_image_array
 from .imagenet100 import Report, build_in100, load_class_list, load_compact
 from .synthetic import SPLITS, SyntheticSpec, gallery, generate, knob_gallery, load_synthetic
 
-DATASETS = ("synthetic", "synthetic-camouflage", "synthetic-easy", "imagenet100", "folder")
+DATASETS = ("synthetic", "synthetic-camouflage", "synthetic-easy", "synthetic-hard", "imagenet100",
+            "folder")
 
 
 def build_datasets(name: str, image_size: int, root: str | None = None,

@@ -82,7 +82,7 @@ def test_cache_round_trip(tmp_path, monkeypatch):
     assert torch.equal(train2.images, train.images) and torch.equal(test2.masks, test.masks)
     assert torch.equal(train.images, generate(SMALL, 40, 0).images)
     assert not torch.equal(train.images[:20], test.images)
-    other, _ = load_synthetic(SMALL, cache_dir=tmp_path / "elsewhere", clutter=1)
+    other, _ = load_synthetic(SMALL, cache_dir=tmp_path / "elsewhere", clutter=3)
     assert len(list((tmp_path / "elsewhere" / "synthetic").glob("*.pt"))) == 1
     assert not torch.equal(other.images, train.images)
 
