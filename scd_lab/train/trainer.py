@@ -305,7 +305,7 @@ class Trainer:
                 if self.is_main:
                     self.rundir.log(record)
                     if bar is not None:
-                        bar.set_postfix(loss=f"{record['loss']:.3f}",
+                        bar.set_postfix(refresh=False, loss=f"{record['loss']:.3f}",
                                         img_s=f"{record['images_per_s']:.0f}")
             for cb in self.callbacks:
                 cb.on_step_end(self, step, out, record)
@@ -320,7 +320,7 @@ class Trainer:
                     for cb in self.callbacks:
                         cb.on_epoch_end(self, epoch, step)
                     if bar is not None and "knn" in self.last:
-                        bar.set_postfix(loss=f"{float(out.terms['loss']):.3f}",
+                        bar.set_postfix(refresh=False, loss=f"{float(out.terms['loss']):.3f}",
                                         knn=f"{self.last['knn']['knn_top1']:.3f}")
         if bar is not None:
             bar.close()

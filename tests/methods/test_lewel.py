@@ -17,8 +17,9 @@ METHODS = ["lewel-byol", "lewel-moco"]
 
 
 def make(name: str = "lewel-byol", *overrides: str, seed: int = 0):
-    """A small LEWEL on the CPU preset's tiny trunk (C = 256, d = 256, h = 4, K = 64)."""
-    cfg = apply_overrides(get_preset("cpu"), [f"method.name={name}", "method.proj_hidden=128",
+    """A small LEWEL on a tiny trunk of widths 32-64-128-256 (C = 256, d = 256, h = 4, K = 64)."""
+    cfg = apply_overrides(get_preset("cpu"), ["backbone.widths=[32, 64, 128, 256]",
+                                              f"method.name={name}", "method.proj_hidden=128",
                                               "method.pred_hidden=128", "method.queue_size=64",
                                               *overrides])
     torch.manual_seed(seed)

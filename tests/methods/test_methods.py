@@ -9,6 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from scd_lab.config import get_preset
+
 from scd_lab.losses import byol_loss
 from scd_lab.methods import SCD, StepOutput, available_methods, momentum_at
 from scd_lab.methods.base import gap
@@ -55,7 +57,8 @@ def test_forward_backward_shapes(make_method, name, arch, small_stem, side):
     stride = method.encoder.stride
     c = method.encoder.out_channels
     hw = (side // stride, side // stride)
-    assert c == {"resnet_tiny": 256, "resnet18": 512, "resnet50": 2048}[arch]
+    tiny = get_preset("cpu").backbone.widths[-1]
+    assert c == {"resnet_tiny": tiny, "resnet18": 512, "resnet50": 2048}[arch]
 
     # loss: scalar, finite, with a graph; terms: detached scalars including "loss"
     assert out.loss.shape == () and torch.isfinite(out.loss) and out.loss.requires_grad
