@@ -12,6 +12,9 @@ from ..eval.knn import knn_accuracy
 from ..eval.saliency_metrics import saliency_report, upsample_maps
 
 
+COLLAPSE_STD = 0.01  # a raw map whose per-image spatial std is below this is called collapsed
+
+
 class Callback:
     """Hooks called by ``Trainer.fit`` on process 0 (``on_step_end`` on every process)."""
 
@@ -89,9 +92,10 @@ class SaliencyMonitor(PeriodicMonitor):
     For each map of ``method.saliency_maps`` (``channel_sum``, ``scd_fg``, ``lewel_maxvar``):
     AUROC, best-threshold IoU, IoU at 0.5 and polarity (which of M / 1 - M matches the object)
     on ``trainer.saliency_eval`` (held-out images with masks), plus the collapse and shortcut
-    statistics of the raw map: mean, spatial_std (per image; ~0 = constant map) and
-    mean_map_std (of the image-averaged map; close to spatial_std = every image gets the same
-    positional map).
+    statistics of the raw map: mean, spatial_std (per image; ~0 = constant map, flagged as
+    ``collapsed`` below ``COLLAPSE_STD``) and mean_map_std (of the image-averaged map);
+    ``shortcut_ratio`` = mean_map_std / spatial_std, near 1 when every image gets the same
+    positional map.
     """
 
     @torch.no_grad()
@@ -117,6 +121,9 @@ class SaliencyMonitor(PeriodicMonitor):
             masks = held.masks.to(next(iter(maps.values())).device)
             for name, m in maps.items():
                 rep = saliency_report(upsample_maps(m, masks.shape[-2:]), masks)
+                # collapse: a (near) constant map; shortcut: every image gets the same map
+                rep["collapsed"] = rep["spatial_std"] < COLLAPSE_STD
+                rep["shortcut_ratio"] = rep["mean_map_std"] / max(rep["spatial_std"], 1e-12)
                 rec.update({f"{name}/{k}": v for k, v in rep.items()})
         trainer.rundir.log(rec)
         trainer.last["saliency"] = rec

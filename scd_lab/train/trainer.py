@@ -346,7 +346,8 @@ class Trainer:
             last = sal[-1]
             for key, v in last.items():
                 if "/" in key and key.split("/")[1] in ("auroc", "best_iou", "polarity", "mean",
-                                                         "spatial_std", "mean_map_std"):
+                                                         "spatial_std", "mean_map_std",
+                                                         "collapsed", "shortcut_ratio"):
                     s[key] = v
             for key, v in sal[0].items():
                 if key.endswith("/auroc"):
@@ -361,6 +362,8 @@ def format_summary(summary: dict) -> str:
     if "knn_top1" in summary:
         lines.append(f"  kNN top-1: {summary['knn_top1_init']:.3f} at step 0 -> "
                      f"{summary['knn_top1']:.3f}")
+    for key in sorted(k for k in summary if k.endswith("/collapsed") and summary[k]):
+        lines.append(f"  WARNING: {key.split('/')[0]} collapsed to a constant map")
     for key in sorted(k for k in summary if k.endswith("/auroc")):
         name = key.split("/")[0]
         lines.append(f"  {name}: AUROC {summary[key]:.3f} (step 0: "

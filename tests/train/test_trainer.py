@@ -61,9 +61,11 @@ def test_run_directory_schema(data, tmp_path):
     sal = rd.metrics("saliency")[0]
     for name in ("scd_fg", "channel_sum"):
         for key in ("auroc", "best_iou", "iou@0.5", "polarity", "mean", "spatial_std",
-                    "mean_map_std"):
+                    "mean_map_std", "collapsed", "shortcut_ratio"):
             assert f"{name}/{key}" in sal
     assert 0.0 <= sal["scd_fg/auroc"] <= 1.0
+    # at step 0 the saliency net's sigmoid is nearly constant: flagged as collapsed
+    assert sal["scd_fg/collapsed"] is True and rd.metrics("saliency")[-1]["epoch"] == 2
     snaps = rd.snapshots()
     assert [s["step"] for s in snaps] == [0, 4, 8]
     assert snaps[0]["maps"]["scd_fg"].shape == (8, 8, 8)  # stride 4
