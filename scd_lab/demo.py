@@ -10,6 +10,7 @@ A run that already finished in the output folder is reused, not retrained.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -70,14 +71,18 @@ def run_demo(out: str = "runs/demo", budget_min: float = 10.0,
         # every method gets the same number of epochs (a fair comparison); about 20% of the
         # budget goes to the monitors (kNN, saliency) and start-up
         sec = {m: _measure_speed(cfg, data) for m, cfg in plan.items()}
-        epochs = max(1, int(0.8 * budget_min * 60 / (sum(sec.values()) * steps_per_epoch)))
-        total = epochs * steps_per_epoch * sum(sec.values()) / 0.8 / 60
-        print(f"[demo] budget {budget_min:.1f} min: {epochs} epochs of {steps_per_epoch} steps "
-              "for each of " + ", ".join(f"{m} ({s:.2f} s/step)" for m, s in sec.items())
+        steps = max(10, int(0.8 * budget_min * 60 / sum(sec.values())))
+        if steps >= steps_per_epoch:  # whole epochs, so that every epoch is monitored
+            steps -= steps % steps_per_epoch
+        epochs = math.ceil(steps / steps_per_epoch)
+        total = steps * sum(sec.values()) / 0.8 / 60
+        print(f"[demo] budget {budget_min:.1f} min: {steps} steps ({steps / steps_per_epoch:.1f} "
+              f"epochs of {steps_per_epoch} steps) for each of "
+              + ", ".join(f"{m} ({s:.2f} s/step)" for m, s in sec.items())
               + f"; about {total:.1f} min in all. Shorten with --budget-min.", flush=True)
     for m in methods:
         if m in plan:
-            cfg = apply_overrides(plan[m], [f"train.epochs={epochs}"])
+            cfg = apply_overrides(plan[m], [f"train.epochs={epochs}", f"train.max_steps={steps}"])
             print(format_summary(Trainer(cfg, out / m, data=data).fit()), flush=True)
         else:
             print(f"[demo] reusing the finished run {out / m}")
