@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 from ..train.callbacks import KNNMonitor, SaliencyMonitor
-from ..train.checkpoint import load_checkpoint
-from ..train.rundir import RunDir
 
 
 def evaluate_run(run_dir: str) -> dict:
@@ -13,10 +11,8 @@ def evaluate_run(run_dir: str) -> dict:
     """
     from ..train.trainer import Trainer
 
-    rd = RunDir(run_dir)
-    ckpt = load_checkpoint(rd.last_checkpoint)
-    trainer = Trainer(rd.config(), run_dir, resume=True)
-    trainer.method.load_state_dict(ckpt["model"])
+    trainer = Trainer(None, run_dir, resume=True)  # loads config and checkpoint
+    ckpt = trainer.ckpt
 
     class _NoLog:  # measure without touching the run's files
         def log(self, rec):

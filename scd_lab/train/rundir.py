@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import Config, load_yaml, save_yaml, to_dict
+from ..config import Config, load_yaml, save_yaml
 from ..io import atomic_torch_save
 
 
@@ -133,6 +133,3 @@ class RunDir:
 
     def summary(self) -> dict:
         return json.loads((self.path / "summary.json").read_text())
-
-    def to_dict_config(self) -> dict:
-        return to_dict(self.config())

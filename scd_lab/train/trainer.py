@@ -24,7 +24,6 @@ import os
 import platform
 import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.distributed as torch_dist

@@ -7,7 +7,6 @@ import socket
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from scd_lab.config import get_preset
 

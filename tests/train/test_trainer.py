@@ -233,3 +233,18 @@ def test_two_process_gloo_matches_one_process(method, tmp_path):
             continue
         assert torch.allclose(p.grad, r0["grads"][name], rtol=1e-4, atol=1e-6), name
         assert torch.allclose(r0["grads"][name], r1["grads"][name]), name
+
+
+def test_eval_command_reproduces_the_runs_last_figures(tmp_path, monkeypatch):
+    from scd_lab.eval.run_eval import evaluate_run
+
+    monkeypatch.setenv("SCD_LAB_CACHE", str(tmp_path / "cache"))
+    cfg = tiny_config("scd-byol", ["train.max_steps=4", "data.num_train=64",
+                                   "data.num_test=32", "data.num_classes=4"])
+    summary = Trainer(cfg, tmp_path / "run").fit()  # data built from the config
+    before = (tmp_path / "run" / "metrics.jsonl").read_text()
+    out = evaluate_run(str(tmp_path / "run"))
+    assert out["step"] == 4
+    assert out["knn_top1"] == pytest.approx(summary["knn_top1"])
+    assert out["scd_fg/auroc"] == pytest.approx(summary["scd_fg/auroc"])
+    assert (tmp_path / "run" / "metrics.jsonl").read_text() == before  # nothing written
