@@ -78,7 +78,7 @@ def plot_saliency_evolution(runs: dict[str, str], n_images: int = 6, n_snapshots
                 ax.imshow(data[c].numpy(), cmap="magma", vmin=0, vmax=1)
         axes[r, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
     fig.suptitle("Saliency maps across training (min-max normalised per image)", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / len(rows)))  # leave room for the title
     return fig
 
 
