@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..models import backbone_from_config, channel_sum_map
@@ -166,7 +165,3 @@ class SiameseMethod(Method):
         loss, keys = self.consistency(self.encode(x1, x2))
         return StepOutput(loss=loss, terms={"loss": loss.detach(), "loss_c": loss.detach()},
                           keys=keys)
-
-
-def normalize(x: torch.Tensor) -> torch.Tensor:
-    return F.normalize(x, dim=-1)

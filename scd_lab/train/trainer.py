@@ -127,6 +127,7 @@ class Trainer:
             raise ValueError(f"the training set has {n} images, fewer than "
                              f"train.batch_size={t.batch_size}; lower the batch size")
         self.steps_per_epoch = n // t.batch_size
+        self._perm: tuple[int, torch.Tensor | None] = (-1, None)  # (epoch, its permutation)
         self.total_steps = t.max_steps or t.epochs * self.steps_per_epoch
         if cfg.method.name.endswith("moco") and cfg.method.queue_size > n:
             raise ValueError(f"method.queue_size={cfg.method.queue_size} exceeds the {n} "
@@ -200,8 +201,10 @@ class Trainer:
         """This process's sample indices for global ``step`` (a per-epoch permutation, the
         global batch split into equal contiguous shards, one per process)."""
         epoch, i = divmod(step, self.steps_per_epoch)
-        g = torch.Generator().manual_seed(_seed_for(self.cfg.train.seed, epoch))
-        perm = torch.randperm(len(self.train_data), generator=g)
+        if self._perm[0] != epoch:  # one permutation per epoch, drawn at its first step
+            g = torch.Generator().manual_seed(_seed_for(self.cfg.train.seed, epoch))
+            self._perm = (epoch, torch.randperm(len(self.train_data), generator=g))
+        perm = self._perm[1]
         start = i * self.cfg.train.batch_size + self.rank * self.local_batch
         return perm[start:start + self.local_batch]
 
