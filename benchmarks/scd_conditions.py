@@ -3,7 +3,8 @@
 Each variant is the ``cpu`` preset (or ``--preset``) plus overrides; every run writes a normal
 run directory under ``--out`` and the script prints one Markdown table: kNN top-1 (step 0 ->
 end), the AUROC of SCD's M_fg on held-out images (step 0 -> best epoch -> end, with
-polarity), its mean and spatial spread (collapse), the positional-shortcut ratio, and the
+polarity), the per-image AUROC with the polarity chosen per image (a map that segments objects
+but flips between images shows here, not in the pooled AUROC), its mean and spatial spread (collapse), the positional-shortcut ratio, and the
 channel-sum AUROC of the same network at the end and of the untrained one at step 0.
 
     python benchmarks/scd_conditions.py --out runs/conditions \
@@ -35,17 +36,21 @@ def row(label: str, run: str) -> str:
     best = max(range(len(au)), key=lambda i: abs(au[i] - 0.5))
     last = sal[-1]
     shortcut = last[f"{name}/mean_map_std"] / max(last[f"{name}/spatial_std"], 1e-9)
+    key = f"{name}/auroc_per_image_unsigned"  # logged by runs made after it was added
+    unsigned = (f"{sal[0][key]:.3f} -> {last[key]:.3f}" if key in last and key in sal[0]
+                else "-")
     return (f"| {label} | {name} | {knn[0]['knn_top1']:.3f} -> {knn[-1]['knn_top1']:.3f} | "
             f"{au[0]:.3f} -> {au[best]:.3f} (ep {sal[best]['epoch']}) -> {au[-1]:.3f} | "
-            f"{last[f'{name}/best_iou']:.3f} | {last[f'{name}/mean']:.2f} | "
+            f"{unsigned} | {last[f'{name}/best_iou']:.3f} | {last[f'{name}/mean']:.2f} | "
             f"{last[f'{name}/spatial_std']:.3f} | {shortcut:.2f} | "
             f"{last['channel_sum/auroc']:.3f} | {sal[0]['channel_sum/auroc']:.3f} | "
             f"{rd.summary()['wall_s']:.0f} |")
 
 
-HEADER = ("| variant | map | kNN top-1 | map AUROC: step 0 -> most decided -> end | best IoU "
-          "end | map mean | map spatial std | shortcut ratio | channel-sum AUROC end | "
-          "channel-sum AUROC untrained | wall s |\n|" + "---|" * 11)
+HEADER = ("| variant | map | kNN top-1 | map AUROC: step 0 -> most decided -> end | "
+          "per-image AUROC, polarity per image: step 0 -> end | best IoU end | map mean | "
+          "map spatial std | shortcut ratio | channel-sum AUROC end | "
+          "channel-sum AUROC untrained | wall s |\n|" + "---|" * 12)
 
 
 def main() -> None:

@@ -78,12 +78,28 @@ def auroc(maps: Tensor, masks: Tensor) -> float:
     return _auroc_flat(maps.flatten(), masks.flatten())
 
 
+def _per_image_aurocs(maps: Tensor, masks: Tensor) -> list[float]:
+    maps, masks = _prepare(maps, masks)
+    return [_auroc_flat(m.flatten(), k.flatten()) for m, k in zip(maps, masks)
+            if 0 < int(k.sum()) < k.numel()]
+
+
 def auroc_per_image(maps: Tensor, masks: Tensor) -> float:
     """Mean over images of each image's own AUROC (images with an empty or full mask skipped)."""
-    maps, masks = _prepare(maps, masks)
-    vals = [_auroc_flat(m.flatten(), k.flatten()) for m, k in zip(maps, masks)
-            if 0 < int(k.sum()) < k.numel()]
+    vals = _per_image_aurocs(maps, masks)
     return float(sum(vals) / len(vals)) if vals else 0.5
+
+
+def auroc_per_image_unsigned(maps: Tensor, masks: Tensor) -> float:
+    """Mean over images of max(AUROC, 1 - AUROC): how well each map splits object from
+    background when the polarity may differ from image to image.
+
+    A map that segments every object but marks it as foreground in some images and as
+    background in others scores high here and near 0.5 on :func:`auroc`. Not 0.5 at chance:
+    compare with the same figure for an untrained network.
+    """
+    vals = _per_image_aurocs(maps, masks)
+    return float(sum(max(v, 1 - v) for v in vals) / len(vals)) if vals else 0.5
 
 
 def iou_at(maps: Tensor, masks: Tensor, thr: float = 0.5, per_image: bool = False) -> float:
@@ -152,7 +168,8 @@ def saliency_report(maps: Tensor, masks: Tensor) -> dict[str, float]:
 
     Returns:
         dict with ``auroc`` (pooled), ``auroc_flipped`` (of 1 - map), ``auroc_per_image``,
-        ``iou@0.5``, ``best_iou``, ``best_thr``, ``polarity`` (+1/-1), ``mean`` (mean raw value),
+        ``auroc_per_image_unsigned`` (polarity chosen per image), ``iou@0.5``, ``best_iou``,
+        ``best_thr``, ``polarity`` (+1/-1), ``mean`` (mean raw value),
         ``spatial_std`` (mean over images of each raw map's std over space; near 0 = collapse
         to a constant), ``mean_map_std`` (std over space of the image-averaged raw map; large
         compared with ``spatial_std`` = the map depends on position, not on the image).
@@ -165,6 +182,7 @@ def saliency_report(maps: Tensor, masks: Tensor) -> dict[str, float]:
         "auroc": a,
         "auroc_flipped": 1.0 - a,
         "auroc_per_image": auroc_per_image(norm, masks),
+        "auroc_per_image_unsigned": auroc_per_image_unsigned(norm, masks),
         "iou@0.5": iou_at(norm, masks, 0.5),
         "best_iou": best_iou,
         "best_thr": best_thr,

@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from scd_lab.eval.saliency_metrics import (auroc, auroc_per_image, best_threshold_iou, iou_at,
-                                           minmax_normalize, polarity, saliency_report,
-                                           upsample_maps)
+from scd_lab.eval.saliency_metrics import (auroc, auroc_per_image, auroc_per_image_unsigned,
+                                           best_threshold_iou, iou_at, minmax_normalize, polarity,
+                                           saliency_report, upsample_maps)
 
 
 def slow_auroc(scores, labels):
@@ -108,3 +108,18 @@ def test_positional_map_is_exposed_by_mean_map_std():
     r_fixed, r_varied = saliency_report(fixed, masks), saliency_report(varied, masks)
     assert r_fixed["mean_map_std"] == pytest.approx(r_fixed["spatial_std"], rel=1e-5)
     assert r_varied["mean_map_std"] < 0.4 * r_varied["spatial_std"]
+
+
+def test_unsigned_per_image_auroc_sees_maps_whose_polarity_flips_between_images():
+    masks = torch.zeros(2, 8, 8, dtype=torch.uint8)
+    masks[:, 2:6, 2:6] = 1
+    maps = masks.float().clone()
+    maps[1] = 1 - maps[1]  # image 1 marks the background
+    assert auroc(maps, masks) == pytest.approx(0.5)
+    assert auroc_per_image(maps, masks) == pytest.approx(0.5)
+    assert auroc_per_image_unsigned(maps, masks) == pytest.approx(1.0)
+    g = torch.Generator().manual_seed(1)
+    noisy = torch.rand(2, 8, 8, generator=g)
+    per = [slow_auroc(m.flatten().tolist(), k.flatten().tolist()) for m, k in zip(noisy, masks)]
+    assert auroc_per_image_unsigned(noisy, masks) == pytest.approx(
+        sum(max(a, 1 - a) for a in per) / 2, abs=1e-12)
