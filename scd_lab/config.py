@@ -106,7 +106,7 @@ class DataConfig:
     augment: ``byol`` (asymmetric) or ``moco`` (aug+); ``None`` = the method family's preset.
     crop_scale_min: lower bound of RandomResizedCrop's scale (``None`` = the preset's).
     num_train, num_test, num_classes, scale_range, clutter, patches, camouflage, max_objects,
-    saturation:
+    saturation, distinct_textures:
         knobs of the synthetic generator (``None`` = the split's default; see
         ``scd_lab.data.synthetic.SyntheticSpec``).
     seed: seed of the synthetic generator.
@@ -127,6 +127,7 @@ class DataConfig:
     camouflage: float | None = None
     max_objects: int | None = None
     saturation: float | None = None
+    distinct_textures: bool | None = None
     seed: int = 0
 
 

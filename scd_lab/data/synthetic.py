@@ -73,6 +73,11 @@ class SyntheticSpec:
             saturation keeps colour from being the easiest cue that tells images apart: with
             saturated random colours (0.85, the ``hard`` split) self-supervised training learned
             colour, and kNN accuracy stayed at chance (measured; README).
+        distinct_textures: if True, background, patches and distractors use only the texture
+            families that no class uses (so object and background always differ in texture
+            family; needs ``num_classes <= 8``). This overrides the texture half of
+            ``camouflage`` (its colour half still applies). False: every region draws from all
+            families, and only the object's exact class texture and shape mark it.
         seed: the train split uses seed ``2 * seed``, the test split ``2 * seed + 1``.
     """
 
@@ -87,6 +92,7 @@ class SyntheticSpec:
     patches: int = 1
     noise: float = 0.03
     saturation: float = 0.15
+    distinct_textures: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -100,6 +106,10 @@ class SyntheticSpec:
             raise ValueError(f"scale_range must satisfy 0 < lo <= hi <= 1, got {self.scale_range}")
         if self.max_objects < 1 or self.clutter < 0 or self.patches < 0:
             raise ValueError("max_objects must be >= 1, clutter and patches >= 0")
+        if self.distinct_textures and not background_families(self.num_classes):
+            raise ValueError(f"distinct_textures: with num_classes={self.num_classes} the classes "
+                             "use every texture family, none is left for the background; use "
+                             "num_classes <= 8 or distinct_textures=False")
 
     def key(self) -> str:
         """Short hash of the spec and the generator version: the cache file name."""
@@ -137,6 +147,13 @@ def _palette(g: torch.Generator, shape: tuple[int, ...], saturation: float = 0.8
     c = (h[..., None] * 6 + 6 - k * 3) % 6  # (*shape, 3): distance on the hue circle
     ramp = (torch.minimum(c, 6 - c) - 1).clamp(0, 1)
     return v[..., None] * (1 - s[..., None] * (1 - ramp))
+
+
+def background_families(num_classes: int) -> list[int]:
+    """Texture families (indices into ``_FAMILIES``) that none of the first ``num_classes``
+    classes uses: the background's families when ``distinct_textures`` is set."""
+    used = {int(_CLASS_TEXTURES[(c % 10 + c // 10) % 10][0]) for c in range(num_classes)}
+    return [f for f in range(len(_FAMILIES)) if f not in used]
 
 
 def _random_texture(g: torch.Generator, n: int, m: int, saturation: float) -> dict[str, Tensor]:
@@ -192,6 +209,14 @@ def sample_params(spec: SyntheticSpec, n: int, seed: int) -> dict[str, dict[str,
     # Camouflage, second part: the background takes the object's texture family.
     same = torch.rand(n, generator=g) < spec.camouflage
     p["base"]["family"] = torch.where(same[:, None], obj["family"][:, :1], p["base"]["family"])
+    if spec.distinct_textures:
+        # Re-pick every background-style family among the unused ones, from the region's
+        # phase (uniform, already drawn): no extra draw, so the other parameters stay the same.
+        allowed = torch.tensor(background_families(spec.num_classes))
+        for part in ("base", "patch", "distractor"):
+            u = p[part]["phase"] / (2 * math.pi)  # uniform in [0, 1)
+            pick = (u * len(allowed)).long().clamp_max(len(allowed) - 1)
+            p[part]["family"] = allowed[pick]
     p["object"] = obj
     p["labels"] = {"labels": labels}
     p["noise"] = {"seed": torch.randint(0, 2**31 - 1, (1,), generator=g)}

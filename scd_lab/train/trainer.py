@@ -72,7 +72,7 @@ def build_data(d) -> tuple:
     if not d.dataset.startswith("synthetic"):
         return build_datasets(d.dataset, d.image_size, d.root)
     knobs = ("num_train", "num_test", "num_classes", "scale_range", "clutter", "patches",
-             "camouflage", "max_objects", "saturation")
+             "camouflage", "max_objects", "saturation", "distinct_textures")
     extra = {k: getattr(d, k) for k in knobs if getattr(d, k) is not None}
     return build_datasets(d.dataset, d.image_size, seed=d.seed, **extra)
 

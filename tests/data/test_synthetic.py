@@ -119,3 +119,23 @@ def test_gallery_figures():
     assert len(fig.axes) == 4
     fig2 = knob_gallery(SMALL, n=2)
     assert len(fig2.axes) == 12
+
+
+def test_distinct_textures_keeps_class_families_off_the_background():
+    from scd_lab.data.synthetic import _CLASS_TEXTURES, background_families, sample_params
+
+    spec = SyntheticSpec(num_classes=5, clutter=3, patches=2, camouflage=0.5,
+                         distinct_textures=True)
+    p = sample_params(spec, 400, seed=0)
+    q = sample_params(dataclasses.replace(spec, distinct_textures=False), 400, seed=0)
+    used = {int(_CLASS_TEXTURES[c][0]) for c in range(5)}  # stripes, checks, dots
+    assert background_families(5) == sorted(set(range(7)) - used)
+    for part in ("base", "patch", "distractor"):
+        fams = set(p[part]["family"].flatten().tolist())
+        assert fams == set(background_families(5)), part  # every unused family, no used one
+        assert torch.equal(p[part]["phase"], q[part]["phase"])  # nothing else redrawn
+    assert any(int(f) in used for f in q["base"]["family"].flatten())  # the control differs
+    assert torch.equal(p["object"]["family"], q["object"]["family"])
+    assert torch.equal(p["labels"]["labels"], q["labels"]["labels"])
+    with pytest.raises(ValueError, match="num_classes <= 8"):
+        SyntheticSpec(num_classes=10, distinct_textures=True)
