@@ -1,0 +1,53 @@
+"""Could any saliency map of SCD's form find the object on a run's features? The supervised ceiling.
+
+For each run: SCD's saliency-net architecture is trained on the run's final feature maps *with*
+the ground-truth masks (``scd_lab.eval.map_ceiling``), then measured on the run's 500 held-out
+images; the same for an untrained network of the same architecture. Printed beside the run's
+own map (self-supervised) on the same images:
+
+    python benchmarks/map_ceiling.py runs/conditions/scd runs/conditions/scd-reflect [--n 3000]
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from scd_lab.eval.map_ceiling import feature_maps, supervised_map_ceiling
+from scd_lab.models.backbone import backbone_from_config
+from scd_lab.train import RunDir
+from scd_lab.train.trainer import Trainer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="+")
+    ap.add_argument("--n", type=int, default=3000, help="training images for the probe")
+    ap.add_argument("--steps", type=int, default=1500)
+    args = ap.parse_args()
+    print("| run | own map | own map AUROC end | supervised map on its features: train / "
+          "held-out | on an untrained network: train / held-out |\n|---|---|---|---|---|")
+    for run in args.runs:
+        trainer = Trainer(None, run, resume=True)
+        train, held = trainer.train_data.subset(torch.arange(args.n)), trainer.saliency_eval
+        if held is None:
+            raise SystemExit(f"{run}: its dataset has no masks")
+        res = []
+        torch.manual_seed(trainer.cfg.train.seed)
+        untrained = backbone_from_config(trainer.cfg.backbone).to(trainer.device)
+        for enc in (trainer.method.encoder, untrained):
+            f_tr = feature_maps(enc, train.images, trainer.eval_input)
+            f_te = feature_maps(enc, held.images, trainer.eval_input)
+            res.append(supervised_map_ceiling(f_tr, train.masks, f_te, held.masks,
+                                              steps=args.steps))
+        last = RunDir(run).metrics("saliency")[-1]
+        name = next((n for n in ("scd_fg", "lewel_maxvar") if f"{n}/auroc" in last),
+                    "channel_sum")
+        print(f"| {run} | {name} | {last[f'{name}/auroc']:.3f} | "
+              f"{res[0]['train_auroc']:.3f} / {res[0]['test_auroc']:.3f} | "
+              f"{res[1]['train_auroc']:.3f} / {res[1]['test_auroc']:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
