@@ -15,16 +15,9 @@ import argparse
 
 import torch
 
-from scd_lab.eval.saliency_metrics import _auroc_flat, _prepare, minmax_normalize
+from scd_lab.eval.saliency_metrics import minmax_normalize, per_image_aurocs
 from scd_lab.train.callbacks import SaliencyMonitor
 from scd_lab.train.trainer import Trainer
-
-
-def per_image_auroc(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """(B, h, w) maps, (B, H, W) masks -> (B,) AUROC of each image (0.5 for an empty mask)."""
-    m, k = _prepare(minmax_normalize(maps.float()), masks)
-    return torch.tensor([_auroc_flat(x.flatten(), y.flatten()) if 0 < int(y.sum()) < y.numel()
-                         else 0.5 for x, y in zip(m, k)])
 
 
 def main() -> None:
@@ -41,13 +34,15 @@ def main() -> None:
     name = args.map or next((n for n in ("scd_fg", "lewel_maxvar") if n in maps), "channel_sum")
     if name not in maps:
         raise SystemExit(f"no map {name!r} in this run; it has {sorted(maps)}")
-    auc = per_image_auroc(maps[name], held.masks)
+    auc = per_image_aurocs(minmax_normalize(maps[name]), held.masks)  # (N,), NaN: empty mask
+    keep = ~auc.isnan()
+    auc, labels = auc[keep], held.labels[keep]
     print(f"{args.run_dir}: map {name}, step {int(trainer.ckpt['step'])}, {len(auc)} held-out "
           f"images, mean per-image AUROC {auc.mean():.3f}\n")
     print("| class | images | mean AUROC | marks the object | polarity per image |")
     print("|---|---|---|---|---|")
     for c in range(int(held.labels.max()) + 1):
-        a = auc[held.labels == c]
+        a = auc[labels == c]
         if len(a) == 0:
             continue
         cname = held.class_names[c] if held.class_names else str(c)

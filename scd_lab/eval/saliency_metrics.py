@@ -78,16 +78,18 @@ def auroc(maps: Tensor, masks: Tensor) -> float:
     return _auroc_flat(maps.flatten(), masks.flatten())
 
 
-def _per_image_aurocs(maps: Tensor, masks: Tensor) -> list[float]:
+def per_image_aurocs(maps: Tensor, masks: Tensor) -> Tensor:
+    """Each image's own AUROC: (B,) float64, NaN for an image whose mask is empty or full."""
     maps, masks = _prepare(maps, masks)
-    return [_auroc_flat(m.flatten(), k.flatten()) for m, k in zip(maps, masks)
-            if 0 < int(k.sum()) < k.numel()]
+    return torch.tensor([_auroc_flat(m.flatten(), k.flatten()) if 0 < int(k.sum()) < k.numel()
+                         else float("nan") for m, k in zip(maps, masks)], dtype=torch.float64)
 
 
 def auroc_per_image(maps: Tensor, masks: Tensor) -> float:
     """Mean over images of each image's own AUROC (images with an empty or full mask skipped)."""
-    vals = _per_image_aurocs(maps, masks)
-    return float(sum(vals) / len(vals)) if vals else 0.5
+    vals = per_image_aurocs(maps, masks)
+    vals = vals[~vals.isnan()]
+    return float(vals.mean()) if len(vals) else 0.5
 
 
 def auroc_per_image_unsigned(maps: Tensor, masks: Tensor) -> float:
@@ -98,8 +100,9 @@ def auroc_per_image_unsigned(maps: Tensor, masks: Tensor) -> float:
     background in others scores high here and near 0.5 on :func:`auroc`. Not 0.5 at chance:
     compare with the same figure for an untrained network.
     """
-    vals = _per_image_aurocs(maps, masks)
-    return float(sum(max(v, 1 - v) for v in vals) / len(vals)) if vals else 0.5
+    vals = per_image_aurocs(maps, masks)
+    vals = vals[~vals.isnan()]
+    return float(torch.maximum(vals, 1 - vals).mean()) if len(vals) else 0.5
 
 
 def iou_at(maps: Tensor, masks: Tensor, thr: float = 0.5, per_image: bool = False) -> float:
