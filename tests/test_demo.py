@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import scd_lab.demo as demo_module
 from scd_lab.demo import run_demo
 
 sys.path.insert(0, str(Path(__file__).parent / "train"))
@@ -15,6 +16,13 @@ SMALL = [s for s in TINY if not s.startswith("train.knn_bank_size")] + [
 
 def test_demo_on_a_tiny_budget(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SCD_LAB_CACHE", str(tmp_path / "cache"))
+    real_speed = demo_module._measure_speed
+
+    def slow_speed(cfg, data):  # the speed is measured, but the plan must not depend on it
+        assert real_speed(cfg, data) > 0
+        return 1.0  # s/step: the 3 s budget then gives the 10-step floor, whatever the machine
+
+    monkeypatch.setattr(demo_module, "_measure_speed", slow_speed)
     out = tmp_path / "demo"
     result = run_demo(out=str(out), budget_min=0.05, overrides=SMALL)
     text = capsys.readouterr().out
