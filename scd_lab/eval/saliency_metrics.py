@@ -85,11 +85,15 @@ def per_image_aurocs(maps: Tensor, masks: Tensor) -> Tensor:
                          else float("nan") for m, k in zip(maps, masks)], dtype=torch.float64)
 
 
-def auroc_per_image(maps: Tensor, masks: Tensor) -> float:
-    """Mean over images of each image's own AUROC (images with an empty or full mask skipped)."""
-    vals = per_image_aurocs(maps, masks)
+def _mean_defined(vals: Tensor) -> float:
+    """Mean of the non-NaN entries; 0.5 (chance) when there are none."""
     vals = vals[~vals.isnan()]
     return float(vals.mean()) if len(vals) else 0.5
+
+
+def auroc_per_image(maps: Tensor, masks: Tensor) -> float:
+    """Mean over images of each image's own AUROC (images with an empty or full mask skipped)."""
+    return _mean_defined(per_image_aurocs(maps, masks))
 
 
 def auroc_per_image_unsigned(maps: Tensor, masks: Tensor) -> float:
@@ -101,8 +105,7 @@ def auroc_per_image_unsigned(maps: Tensor, masks: Tensor) -> float:
     compare with the same figure for an untrained network.
     """
     vals = per_image_aurocs(maps, masks)
-    vals = vals[~vals.isnan()]
-    return float(torch.maximum(vals, 1 - vals).mean()) if len(vals) else 0.5
+    return _mean_defined(torch.maximum(vals, 1 - vals))  # NaN stays NaN
 
 
 def iou_at(maps: Tensor, masks: Tensor, thr: float = 0.5, per_image: bool = False) -> float:
@@ -180,12 +183,13 @@ def saliency_report(maps: Tensor, masks: Tensor) -> dict[str, float]:
     raw = maps.float()  # (B, h, w)
     norm = minmax_normalize(raw)  # (B, h, w)
     a = auroc(norm, masks)
+    per_image = per_image_aurocs(norm, masks)  # (B,), computed once for both per-image figures
     best_iou, best_thr = best_threshold_iou(norm, masks)
     return {
         "auroc": a,
         "auroc_flipped": 1.0 - a,
-        "auroc_per_image": auroc_per_image(norm, masks),
-        "auroc_per_image_unsigned": auroc_per_image_unsigned(norm, masks),
+        "auroc_per_image": _mean_defined(per_image),
+        "auroc_per_image_unsigned": _mean_defined(torch.maximum(per_image, 1 - per_image)),
         "iou@0.5": iou_at(norm, masks, 0.5),
         "best_iou": best_iou,
         "best_thr": best_thr,

@@ -123,3 +123,7 @@ def test_unsigned_per_image_auroc_sees_maps_whose_polarity_flips_between_images(
     per = [slow_auroc(m.flatten().tolist(), k.flatten().tolist()) for m, k in zip(noisy, masks)]
     assert auroc_per_image_unsigned(noisy, masks) == pytest.approx(
         sum(max(a, 1 - a) for a in per) / 2, abs=1e-12)
+    rep = saliency_report(noisy, masks)  # the report derives both from one pass
+    assert rep["auroc_per_image"] == auroc_per_image(minmax_normalize(noisy), masks)
+    assert rep["auroc_per_image_unsigned"] == auroc_per_image_unsigned(minmax_normalize(noisy),
+                                                                        masks)
