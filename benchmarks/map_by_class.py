@@ -18,6 +18,7 @@ import torch
 from scd_lab.eval.saliency_metrics import minmax_normalize, per_image_aurocs
 from scd_lab.train.callbacks import SaliencyMonitor
 from scd_lab.train.trainer import Trainer
+from scd_lab.viz import default_map_name
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
     if held is None or held.masks is None:
         raise SystemExit(f"{args.run_dir}: its dataset has no masks; nothing to measure")
     maps = SaliencyMonitor().maps_of(trainer, held.images)
-    name = args.map or next((n for n in ("scd_fg", "lewel_maxvar") if n in maps), "channel_sum")
+    name = args.map or default_map_name(trainer.cfg.method.name)
     if name not in maps:
         raise SystemExit(f"no map {name!r} in this run; it has {sorted(maps)}")
     auc = per_image_aurocs(minmax_normalize(maps[name]), held.masks)  # (N,), NaN: empty mask

@@ -17,6 +17,7 @@ from scd_lab.eval.map_ceiling import feature_maps, supervised_map_ceiling
 from scd_lab.models.backbone import backbone_from_config
 from scd_lab.train import RunDir
 from scd_lab.train.trainer import Trainer
+from scd_lab.viz import default_map_name
 
 
 def main() -> None:
@@ -42,8 +43,7 @@ def main() -> None:
             res.append(supervised_map_ceiling(f_tr, train.masks, f_te, held.masks,
                                               steps=args.steps))
         last = RunDir(run).metrics("saliency")[-1]
-        name = next((n for n in ("scd_fg", "lewel_maxvar") if f"{n}/auroc" in last),
-                    "channel_sum")
+        name = default_map_name(trainer.cfg.method.name)
         print(f"| {run} | {name} | {last[f'{name}/auroc']:.3f} | "
               f"{res[0]['train_auroc']:.3f} / {res[0]['test_auroc']:.3f} | "
               f"{res[1]['train_auroc']:.3f} / {res[1]['test_auroc']:.3f} |", flush=True)

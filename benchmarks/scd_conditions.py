@@ -4,8 +4,8 @@ Each variant is the ``cpu`` preset (or ``--preset``) plus overrides; every run w
 run directory under ``--out`` and the script prints one Markdown table: kNN top-1 (step 0 ->
 end), the AUROC of SCD's M_fg on held-out images (step 0 -> best epoch -> end, with
 polarity), the per-image AUROC with the polarity chosen per image (a map that segments objects
-but flips between images shows here, not in the pooled AUROC), its mean and spatial spread (collapse), the positional-shortcut ratio, and the
-channel-sum AUROC of the same network at the end and of the untrained one at step 0.
+but flips between images shows here, not in the pooled AUROC), its mean and spatial spread
+(collapse), the positional-shortcut ratio, and the channel-sum AUROC of the same network at the end and of the untrained one at step 0.
 
     python benchmarks/scd_conditions.py --out runs/conditions \
         --variant "base:" --variant "reflect:backbone.padding_mode=reflect" ...
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from scd_lab.config import apply_overrides, get_preset
 from scd_lab.train import RunDir, Trainer
+from scd_lab.viz import default_map_name
 
 DEFAULT_VARIANTS = [
     "base:",
@@ -30,8 +31,7 @@ def row(label: str, run: str) -> str:
     rd = RunDir(run)
     sal = rd.metrics("saliency")
     knn = rd.metrics("knn")
-    name = "scd_fg" if any("scd_fg/auroc" in r for r in sal) else (
-        "lewel_maxvar" if any("lewel_maxvar/auroc" in r for r in sal) else "channel_sum")
+    name = default_map_name(rd.config().method.name)
     au = [r[f"{name}/auroc"] for r in sal]
     best = max(range(len(au)), key=lambda i: abs(au[i] - 0.5))
     last = sal[-1]

@@ -85,7 +85,6 @@ class KNNMonitor(PeriodicMonitor):
         return rec
 
 
-
 class SaliencyMonitor(PeriodicMonitor):
     """Snapshots the probe images' maps and measures every map against held-out masks.
 
@@ -128,4 +127,3 @@ class SaliencyMonitor(PeriodicMonitor):
         trainer.rundir.log(rec)
         trainer.last["saliency"] = rec
         return rec
-
