@@ -12,14 +12,11 @@ across epochs beside their ground-truth masks.
 
 `SMOKE = True` (what CI runs) trains a few steps on a small split in about a minute; set it to
 `False` for the CPU-tier run (a few minutes), or point `RUN` at a run made by `scd-lab demo`."""),
-    ("code", """SMOKE = True          # parameters cell: CI executes the notebook with SMOKE = True
-RUN = "runs/nb01-scd-byol"   # where the run is written (reused if it already finished)"""),
-    ("code", """from pathlib import Path
+    ("code", """SMOKE = True          # parameters cell: CI executes the notebook with SMOKE = True"""),
+    ("code", """import matplotlib.pyplot as plt
 
-import matplotlib.pyplot as plt
-
-from scd_lab.config import apply_overrides, get_preset
-from scd_lab.train import RunDir, Trainer, format_summary
+from scd_lab import apply_overrides, ensure_run, get_preset, runs_root
+from scd_lab.train import RunDir, format_summary
 from scd_lab.viz import plot_metrics, plot_saliency_evolution"""),
     ("md", """## Train (or load) a run
 
@@ -30,11 +27,11 @@ as `scd-lab train --set`."""),
 if SMOKE:
     overrides += ["data.num_train=512", "data.num_test=128", "train.epochs=2",
                   "train.knn_bank_size=512", "train.progress=false"]
-    RUN = RUN + "-smoke"
 cfg = apply_overrides(get_preset("cpu"), overrides)
-if not (Path(RUN) / "summary.json").is_file():
-    Trainer(cfg, RUN).fit()
-print(format_summary(RunDir(RUN).summary()))"""),
+# one folder at the repository root, whatever the working directory; a finished run is
+# reused and a stopped one resumed, so rerunning this cell never trains twice
+RUN = runs_root() / ("nb01-scd-byol" + ("-smoke" if SMOKE else ""))
+print(format_summary(ensure_run(cfg, RUN)))"""),
     ("md", """## What was measured
 
 kNN top-1 on held-out images (bank and queries never overlap) and the AUROC of SCD's map
@@ -46,7 +43,7 @@ fig2 = plot_metrics({"scd-byol": RUN}, keys=("scd_fg/auroc", "channel_sum/auroc"
 plt.show()"""),
     ("md", """## The maps across epochs
 
-Every map is min-max normalised per image before it is shown (METHOD.md, section 3). A map that
+Every map is min-max normalised per image before it is shown (`docs/method.md`). A map that
 is the same for every image, whatever the object, is a positional shortcut: compare the rows."""),
     ("code", """fig = plot_saliency_evolution({"scd-byol": RUN}, n_images=6, n_snapshots=3)
 plt.show()

@@ -53,7 +53,7 @@ def make_method(tiny_cfg):
         for key, value in (backbone or {}).items():
             setattr(cfg.backbone, key, value)
         torch.manual_seed(seed)
-        return build_method(name, cfg)
+        return build_method(cfg, name)
 
     return make
 

@@ -1,4 +1,4 @@
-"""`scd-lab demo` end to end on a tiny budget: runs, figure, table, and reuse of finished runs."""
+"""`scd-lab demo` end to end on a tiny plan: runs, figure, table, reuse and resume."""
 from __future__ import annotations
 
 import sys
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import scd_lab.demo as demo_module
 from scd_lab.demo import run_demo
+from scd_lab.train import RunDir
 
 sys.path.insert(0, str(Path(__file__).parent / "train"))
 from helpers import TINY  # noqa: E402
@@ -14,27 +15,36 @@ SMALL = [s for s in TINY if not s.startswith("train.knn_bank_size")] + [
     "data.num_train=128", "data.num_test=64", "data.num_classes=4", "train.knn_bank_size=128"]
 
 
-def test_demo_on_a_tiny_budget(tmp_path, monkeypatch, capsys):
+def test_demo_trains_a_fixed_plan_then_reuses_and_resumes(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SCD_LAB_CACHE", str(tmp_path / "cache"))
-    real_speed = demo_module._measure_speed
+    speeds = iter([5.0, 0.01, 0.01])  # whatever the machine's speed, the plan is the same
 
-    def slow_speed(cfg, data):  # the speed is measured, but the plan must not depend on it
-        assert real_speed(cfg, data) > 0
-        return 1.0  # s/step: the 3 s budget then gives the 10-step floor, whatever the machine
+    def fake_speed(cfg, data):
+        return next(speeds)
 
-    monkeypatch.setattr(demo_module, "_measure_speed", slow_speed)
+    monkeypatch.setattr(demo_module, "seconds_per_step", fake_speed)
     out = tmp_path / "demo"
-    result = run_demo(out=str(out), budget_min=0.05, overrides=SMALL)
+    result = run_demo(out=str(out), epochs=1, overrides=SMALL)
     text = capsys.readouterr().out
-    # the budget is stated up front; at least 10 steps, rounded down to whole epochs of 8
-    assert "[demo] budget 0.1 min: 8 steps (1.0 epochs of 8 steps)" in text
+    # the plan is stated up front, in epochs; the estimate follows the measured speed
+    assert "[demo] plan: 1 epochs of 8 steps for each of byol, scd-byol, lewel-byol" in text
+    assert "about 0.8 min" in text  # 8 steps x 5.02 s / 0.8 / 60
     assert set(result) == {"byol", "scd-byol", "lewel-byol"}
     for name, summary in result.items():
-        assert summary["steps"] == 8 and "knn_top1_init" in summary and "knn_top1" in summary
+        assert summary["steps"] == 8 and summary["epochs"] == 1.0
+        assert "knn_top1_init" in summary and "knn_top1" in summary
     assert "scd_fg/auroc" in result["scd-byol"] and "lewel_maxvar/auroc" in result["lewel-byol"]
     assert (out / "saliency_evolution.png").stat().st_size > 10_000
     table = (out / "results.md").read_text()
     assert table.count("\n") == 5 and "| scd-byol | scd_fg |" in table
-    again = run_demo(out=str(out), budget_min=0.05, overrides=SMALL)
+    # a finished run is reused
+    again = run_demo(out=str(out), epochs=1, overrides=SMALL)
     assert "reusing the finished run" in capsys.readouterr().out
     assert again == result
+    # a stopped run (summary gone, as after Ctrl-C at the last step) is resumed, not refused
+    (out / "byol" / "summary.json").unlink()
+    monkeypatch.setattr(demo_module, "seconds_per_step", lambda cfg, data: 0.01)
+    third = run_demo(out=str(out), epochs=1, overrides=SMALL)
+    assert "resuming the stopped run" in capsys.readouterr().out
+    assert third["byol"]["knn_top1"] == result["byol"]["knn_top1"]
+    assert [r["step"] for r in RunDir(out / "byol").metrics("train")] == list(range(1, 9))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import DATASETS
+from ..errors import DataError
 from .arrays import ImageArray
 from .augment import (PRESETS, AugmentSpec, BatchAugment, TwoViewAugment, eval_transform,
                       get_preset, torchvision_pipeline, warp_masks)
@@ -18,11 +20,9 @@ from .folder import ImageFolderDataset, to_image_array
 from .imagenet100 import Report, build_in100, load_class_list, load_compact
 from .synthetic import SPLITS, SyntheticSpec, gallery, generate, knob_gallery, load_synthetic
 
-DATASETS = ("synthetic", "synthetic-camouflage", "synthetic-easy", "synthetic-hard", "imagenet100",
-            "folder")
 
 
-def build_datasets(name: str, image_size: int, root: str | None = None,
+def build_datasets(name: str, image_size: int, root: str | None = None, num_workers: int = 0,
                    **spec_overrides) -> tuple[ImageArray, ImageArray]:
     """The (train, test) arrays of a named dataset, at ``image_size`` pixels.
 
@@ -32,6 +32,7 @@ def build_datasets(name: str, image_size: int, root: str | None = None,
             or ``folder`` (``root`` holds ``train/<class>/`` and ``val/<class>/`` or ``test/``).
         image_size: side of the square images.
         root: data folder for ``imagenet100`` and ``folder``.
+        num_workers: decoding processes for ``folder``.
         **spec_overrides: :class:`SyntheticSpec` fields for the synthetic datasets
             (``cache_dir`` is passed to :func:`load_synthetic`).
 
@@ -45,7 +46,12 @@ def build_datasets(name: str, image_size: int, root: str | None = None,
     if spec_overrides:
         raise ValueError(f"dataset {name!r} takes no spec overrides, got {sorted(spec_overrides)}")
     if name in ("imagenet100", "folder") and root is None:
-        raise ValueError(f"dataset {name!r} needs root=")
+        raise DataError(f"dataset {name!r} needs a root folder (data.root)")
+    if name in ("imagenet100", "folder") and not Path(root).is_dir():
+        hint = ("build it with `scd-lab data in100 --imagenet-root DIR --out "
+                f"{root} --resize N`" if name == "imagenet100" else
+                "it should hold train/<class>/ and val/<class>/ (or test/<class>/)")
+        raise DataError(f"data.root={root!r} is not a folder; {hint}")
     if name == "imagenet100":
         return load_compact(root, image_size)
     if name == "folder":
@@ -53,7 +59,8 @@ def build_datasets(name: str, image_size: int, root: str | None = None,
         test_dir = base / "val" if (base / "val").is_dir() else base / "test"
         train_ds = ImageFolderDataset(base / "train", image_size)
         test_ds = ImageFolderDataset(test_dir, image_size, class_names=train_ds.class_names)
-        return to_image_array(train_ds), to_image_array(test_ds)
+        return (to_image_array(train_ds, num_workers=num_workers),
+                to_image_array(test_ds, num_workers=num_workers))
     raise KeyError(f"unknown dataset {name!r}; choose one of {list(DATASETS)}")
 
 

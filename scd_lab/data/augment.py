@@ -1,4 +1,4 @@
-"""Two-view augmentation of whole batches on the device (METHOD.md section 1).
+"""Two-view augmentation of whole batches on the device (docs/method.md).
 
 One call augments a uint8 batch (B, 3, H, W) on the GPU or the CPU, with independent random
 parameters per sample, in the order of the torchvision pipelines the papers use:
@@ -375,6 +375,11 @@ class TwoViewAugment:
         x1, p1 = self.view1(images, generator)  # (B, 3, out, out)
         x2, p2 = self.view2(images, generator)  # (B, 3, out, out)
         return x1, x2, p1, p2
+
+    def eval_input(self, images: Tensor) -> Tensor:
+        """The test-time input for these views: uint8 (B, 3, H, W) -> (B, 3, out, out) float,
+        resized to ``out_size`` and normalised like view 1 (``eval_transform``)."""
+        return eval_transform(images, self.out_size, self.specs[0].mean, self.specs[0].std)
 
 
 def eval_transform(images: Tensor, out_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> Tensor:

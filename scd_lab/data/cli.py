@@ -9,6 +9,8 @@ import argparse
 import ast
 import sys
 
+from ..errors import DataError, UserError
+
 
 def _parse_override(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
@@ -32,7 +34,10 @@ def _run_in100(args: argparse.Namespace) -> int:
 def _run_synthetic(args: argparse.Namespace) -> int:
     from .synthetic import default_cache_dir, gallery, knob_gallery, load_synthetic, resolve_spec
 
-    spec = resolve_spec(args.split, **dict(args.set or []))
+    try:
+        spec = resolve_spec(args.split, **dict(args.set or []))
+    except KeyError as exc:  # an unknown split or knob: the message lists the known ones
+        raise DataError(str(exc.args[0])) from None
     train, test = load_synthetic(spec, cache_dir=args.cache_dir)
     print(f"synthetic '{args.split}' {spec}\n  train {len(train)}, test {len(test)} images, "
           f"{train.num_classes} classes, cached in {default_cache_dir(args.cache_dir) / 'synthetic'}")
@@ -52,19 +57,21 @@ def _run_synthetic(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Adds the ``data`` command (subcommands ``in100``, ``synthetic``) to a CLI.
 
-    Each leaf parser sets ``func``: call ``args.func(args)``; it returns an exit code.
+    Each leaf parser sets ``fn``, as every verb of ``scd-lab`` does: call ``args.fn(args)``;
+    it returns an exit code.
     """
     data = subparsers.add_parser("data", help="prepare datasets",
                                  description="Prepare ImageNet-100 or the synthetic dataset.")
     sub = data.add_subparsers(dest="data_command", required=True)
     p = sub.add_parser("in100", help="build ImageNet-100 from an ImageNet-1K folder")
-    p.add_argument("--imagenet-root", required=True, help="folder with train/<wnid>, val/<wnid>")
+    p.add_argument("--imagenet-root", required=True,
+                   help="ImageNet-1K folder with train/<wnid>/ and val/<wnid>/")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--mode", choices=("symlink", "copy"), default="symlink")
     p.add_argument("--resize", type=int, default=None, metavar="N",
                    help="also write compact uint8 train_N.pt / val_N.pt (e.g. 64, 96, 112, 128)")
     p.add_argument("--workers", type=int, default=0, help="decoding workers for --resize")
-    p.set_defaults(func=_run_in100)
+    p.set_defaults(fn=_run_in100)
     s = sub.add_parser("synthetic", help="generate and cache the synthetic dataset")
     s.add_argument("--split", default="default", help="default | camouflage | easy")
     s.add_argument("--set", action="append", type=_parse_override, metavar="KEY=VALUE",
@@ -72,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     s.add_argument("--cache-dir", default=None, help="default: $SCD_LAB_CACHE or the user cache")
     s.add_argument("--gallery", default=None, metavar="PNG", help="save a gallery of 32 images")
     s.add_argument("--knobs", default=None, metavar="PNG", help="save a gallery of each knob")
-    s.set_defaults(func=_run_synthetic)
+    s.set_defaults(fn=_run_synthetic)
     return data
 
 
@@ -81,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scd-lab")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.fn(args)
+    except UserError as exc:
+        print(f"scd-lab: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from ..errors import DataError
 from .arrays import ImageArray
 
 
@@ -111,7 +112,8 @@ class ImageFolderDataset(Dataset):
                     self._warned = True
                     warnings.warn(f"{path} could not be decoded; it is replaced by the next "
                                   f"readable image (counted in num_failed)", stacklevel=2)
-        raise RuntimeError(f"no readable image under {self.root}")
+        raise DataError(f"no readable image under {self.root}; a folder dataset needs class "
+                            "subfolders of images")
 
 
 def to_image_array(dataset: Dataset, num_workers: int = 0, batch_size: int = 256) -> ImageArray:

@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import DataError
 from .arrays import ImageArray
 from .folder import ImageFolderDataset, to_image_array
 
@@ -102,6 +103,9 @@ def build_in100(imagenet_root: str | os.PathLike, out: str | os.PathLike, mode: 
     if mode not in ("symlink", "copy"):
         raise ValueError(f"mode must be 'symlink' or 'copy', got {mode!r}")
     root, out = Path(imagenet_root), Path(out)
+    if not (root / "train").is_dir():
+        raise DataError(f"{str(root)!r} has no train/ folder; --imagenet-root must be an "
+                        "ImageNet-1K folder with train/<wnid>/ and val/<wnid>/")
     wnids = classes or load_class_list()
     mins = {**MIN_COUNTS, **(min_counts or {})}
     rep = Report()
@@ -139,6 +143,6 @@ def load_compact(out_dir: str | os.PathLike, size: int) -> tuple[ImageArray, Ima
     paths = [out_dir / f"{split}_{size}.pt" for split in ("train", "val")]
     for p in paths:
         if not p.exists():
-            raise FileNotFoundError(f"{p} not found; build it with `scd-lab data in100 "
+            raise DataError(f"{p} not found; build it with `scd-lab data in100 "
                                     f"--imagenet-root DIR --out {out_dir} --resize {size}`")
     return ImageArray.load(paths[0]), ImageArray.load(paths[1])

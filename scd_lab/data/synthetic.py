@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 
 from ..io import atomic_torch_save
+from ..errors import DataError
 from .arrays import ImageArray
 
 GENERATOR_VERSION = 1  # bump when the rendering changes: it is part of the cache key
@@ -97,17 +98,17 @@ class SyntheticSpec:
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_classes <= 100:
-            raise ValueError(f"num_classes must be in [1, 100], got {self.num_classes}")
+            raise DataError(f"num_classes must be in [1, 100], got {self.num_classes}")
         if not 0.0 <= self.saturation <= 1.0:
-            raise ValueError(f"saturation must be in [0, 1], got {self.saturation}")
+            raise DataError(f"saturation must be in [0, 1], got {self.saturation}")
         if not 0.0 <= self.camouflage <= 1.0:
-            raise ValueError(f"camouflage must be in [0, 1], got {self.camouflage}")
+            raise DataError(f"camouflage must be in [0, 1], got {self.camouflage}")
         if not 0 < self.scale_range[0] <= self.scale_range[1] <= 1:
-            raise ValueError(f"scale_range must satisfy 0 < lo <= hi <= 1, got {self.scale_range}")
+            raise DataError(f"scale_range must satisfy 0 < lo <= hi <= 1, got {self.scale_range}")
         if self.max_objects < 1 or self.clutter < 0 or self.patches < 0:
-            raise ValueError("max_objects must be >= 1, clutter and patches >= 0")
+            raise DataError("max_objects must be >= 1, clutter and patches >= 0")
         if self.distinct_textures and not background_families(self.num_classes):
-            raise ValueError(f"distinct_textures: with num_classes={self.num_classes} the classes "
+            raise DataError(f"distinct_textures: with num_classes={self.num_classes} the classes "
                              "use every texture family, none is left for the background; use "
                              "num_classes <= 8 or distinct_textures=False")
 

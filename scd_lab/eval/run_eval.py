@@ -1,30 +1,17 @@
 """``scd-lab eval RUN_DIR``: kNN accuracy and saliency metrics of a run's last checkpoint."""
 from __future__ import annotations
 
-from ..train.callbacks import KNNMonitor, SaliencyMonitor
+import contextlib
+
+from ..run import build_monitors, load_run
 
 
 def evaluate_run(run_dir: str) -> dict:
-    """Load ``RUN_DIR/checkpoints/last.pt`` and measure kNN and saliency on held-out images.
-
-    The results are returned, not appended to the run's metrics.
-    """
-    from ..train.trainer import Trainer
-
-    trainer = Trainer(None, run_dir, resume=True)  # loads config and checkpoint
-    ckpt = trainer.ckpt
-
-    class _NoLog:  # measure without touching the run's files
-        def log(self, rec):
-            pass
-
-        def save_snapshot(self, *a, **k):
-            pass
-
-    trainer.rundir = _NoLog()
-    step = int(ckpt["step"])
-    out = {"run_dir": run_dir, "step": step}
-    out.update(KNNMonitor().measure(trainer, step, int(ckpt["epoch"])))
-    out.update(SaliencyMonitor().measure(trainer, step, int(ckpt["epoch"])))
-    out.pop("kind", None)
+    """Load the run (``load_run``) and measure kNN and saliency on its held-out images, with
+    the same monitors and images as during training. Nothing is written to the run."""
+    run = load_run(run_dir)
+    out = {"run_dir": str(run_dir), "step": run.step, "epoch": run.epoch}
+    for monitor in build_monitors(run.cfg, run.train, run.test):
+        out.update(monitor.compute(run.method, run.eval_input, contextlib.nullcontext))
     return out
+

@@ -165,7 +165,7 @@ def polarity(maps: Tensor, masks: Tensor) -> int:
 def saliency_report(maps: Tensor, masks: Tensor) -> dict[str, float]:
     """Every saliency figure the kit reports, for a batch of maps against masks.
 
-    The accuracy figures use per-image min-max normalized maps (METHOD.md section 3); the
+    The accuracy figures use per-image min-max normalized maps (docs/method.md); the
     collapse figures use the raw maps, since normalizing would hide a constant map.
 
     Args:
@@ -198,3 +198,20 @@ def saliency_report(maps: Tensor, masks: Tensor) -> dict[str, float]:
         "spatial_std": float(raw.flatten(1).std(1, unbiased=False).mean()),
         "mean_map_std": float(raw.mean(0).flatten().std(unbiased=False)),
     }
+
+
+COLLAPSE_STD = 0.01  # a raw map whose per-image spatial std is below this is called collapsed
+
+
+def map_reports(maps: dict[str, Tensor], masks: Tensor) -> dict[str, float]:
+    """``saliency_report`` of every named map (B, h, w) against masks (B, H, W), each map
+    upsampled to the masks' size, plus ``collapsed`` (spatial_std below ``COLLAPSE_STD``) and
+    ``shortcut_ratio`` (mean_map_std / spatial_std: near 1 when every image gets the same
+    positional map). Keys are ``"{name}/{figure}"``."""
+    out: dict[str, float] = {}
+    for name, m in maps.items():
+        rep = saliency_report(upsample_maps(m, masks.shape[-2:]), masks.to(m.device))
+        rep["collapsed"] = rep["spatial_std"] < COLLAPSE_STD
+        rep["shortcut_ratio"] = rep["mean_map_std"] / max(rep["spatial_std"], 1e-12)
+        out.update({f"{name}/{k}": v for k, v in rep.items()})
+    return out

@@ -1,54 +1,86 @@
-"""Methods and their registry: ``build_method(name, config)``, ``available_methods()``."""
+"""Methods, built from modules, and the registry that turns a config into their arguments.
+
+By hand, as a reader expects::
+
+    trunk = build_backbone("resnet_tiny", small_stem=True)
+    scd = SCD(BYOL(trunk, proj_dim=256), alpha=1.0, lam=0.5)
+
+From a config (what ``scd-lab train`` does): ``build_method(cfg)``. A method name is
+``[plug-in-]base``: ``byol``, ``moco``, ``scd-byol``, ``scd-moco``, ``lewel-byol``,
+``lewel-moco`` (the names and their defaults live in ``scd_lab.config.METHOD_DEFAULTS``).
+"""
 from __future__ import annotations
 
-from typing import Callable
+import copy
 
-from ..config import Config, resolve
-from .base import Encoded, Method, SiameseMethod, StepOutput, momentum_at
+from ..config import Config, ConfigError, METHOD_DEFAULTS, base_method, plugin, resolve
+from ..models import backbone_from_config
+from .base import (BaseMethod, Encoded, Method, SiameseMethod, StepOutput, frozen_copy, gap,
+                   momentum_at)
 from .byol import BYOL
-from .lewel import LEWEL, LEWELBYOL, LEWELMoCo
-from .moco import MoCo
+from .lewel import LEWEL
+from .moco import MoCo, split_batchnorm
 from .scd import SCD
 
-_REGISTRY: dict[str, Callable] = {}
-
-
-def register(name: str, builder: Callable) -> None:
-    """Register ``builder(method_cfg, backbone_cfg) -> Method`` under ``name``."""
-    _REGISTRY[name] = builder
+BASES = {"byol": BYOL, "moco": MoCo}
+PLUGINS = {"scd": SCD, "lewel": LEWEL}
 
 
 def available_methods() -> list[str]:
-    """Names accepted by ``build_method``."""
-    return list(_REGISTRY)
+    """Names accepted by ``build_method`` (``method.name``)."""
+    return list(METHOD_DEFAULTS)
 
 
-def build_method(name: str | None, config: Config) -> Method:
-    """Build a method from a full ``Config`` (``name`` overrides ``config.method.name``).
+def default_map_name(method_name: str) -> str:
+    """The map that shows a method in comparisons: ``scd_fg``, ``lewel_maxvar`` or
+    ``channel_sum`` (the class attribute ``default_map`` of its plug-in)."""
+    return PLUGINS[plugin(method_name)].default_map if plugin(method_name) else \
+        Method.default_map
+
+
+def method_kwargs(m) -> tuple[dict, dict]:
+    """The constructor arguments of the base and of the plug-in for a resolved ``MethodConfig``."""
+    base = base_method(m.name)
+    common = dict(proj_hidden=m.proj_hidden, proj_dim=m.proj_dim, symmetric=m.symmetric,
+                  base_momentum=m.base_momentum, momentum_schedule=m.momentum_schedule)
+    base_kw = (dict(common, pred_hidden=m.pred_hidden) if base == "byol" else
+               dict(common, tau=m.tau, queue_size=m.queue_size, bn_splits=m.bn_splits))
+    plug = plugin(m.name)
+    if plug == "scd":
+        plug_kw = dict(alpha=m.alpha, lam=m.lam, fg_term=m.fg_term, bg_term=m.bg_term,
+                       semantic_predictor=m.semantic_predictor, pred_hidden=m.pred_hidden,
+                       saliency_width=m.saliency_width, semantic_bn=m.semantic_bn, eps=m.eps)
+    elif plug == "lewel":
+        plug_kw = dict(heads=m.lewel_heads, scale=m.lewel_scale,
+                       global_weight=m.lewel_global_weight, pred_hidden=m.pred_hidden)
+    else:
+        plug_kw = {}
+    return base_kw, plug_kw
+
+
+def build_method(cfg: Config, name: str | None = None) -> Method:
+    """Build the method of a ``Config`` (``name`` overrides ``cfg.method.name``): the trunk of
+    ``cfg.backbone``, the base method, and the plug-in if the name has one.
 
     Example:
         >>> from scd_lab.config import get_preset
-        >>> m = build_method("scd-moco", get_preset("cpu"))
-        >>> m.name
+        >>> build_method(get_preset("cpu"), "scd-moco").name
         'scd-moco'
     """
-    import copy
-    cfg = copy.deepcopy(config)
+    cfg = copy.deepcopy(cfg)
     if name is not None:
-        if name not in _REGISTRY:
-            raise ValueError(f"unknown method {name!r}; available: {', '.join(_REGISTRY)}")
+        if name not in METHOD_DEFAULTS:
+            raise ConfigError(f"unknown method {name!r}; available: "
+                              f"{', '.join(METHOD_DEFAULTS)}")
         cfg.method.name = name
     cfg = resolve(cfg)
-    return _REGISTRY[cfg.method.name](cfg.method, cfg.backbone)
+    base_kw, plug_kw = method_kwargs(cfg.method)
+    method = BASES[base_method(cfg.method.name)](backbone_from_config(cfg.backbone), **base_kw)
+    plug = plugin(cfg.method.name)
+    return PLUGINS[plug](method, **plug_kw) if plug else method
 
 
-register("byol", BYOL)
-register("moco", MoCo)
-register("scd-byol", lambda m, b: SCD(BYOL(m, b), m))
-register("scd-moco", lambda m, b: SCD(MoCo(m, b), m))
-register("lewel-byol", LEWELBYOL)
-register("lewel-moco", LEWELMoCo)
-
-__all__ = ["Method", "SiameseMethod", "StepOutput", "Encoded", "BYOL", "MoCo", "SCD",
-           "LEWEL", "LEWELBYOL", "LEWELMoCo",
-           "build_method", "available_methods", "register", "momentum_at"]
+__all__ = ["Method", "BaseMethod", "SiameseMethod", "StepOutput", "Encoded", "BYOL", "MoCo",
+           "SCD", "LEWEL", "build_method", "available_methods", "default_map_name",
+           "method_kwargs", "momentum_at", "frozen_copy", "gap", "split_batchnorm", "BASES",
+           "PLUGINS"]

@@ -1,4 +1,5 @@
-"""What every method shares: the step output, the online/target split and the EMA update.
+"""What every method shares: the step output, the online/target split, the EMA update, and the
+interface a plug-in (SCD, LEWEL) needs from a base method (``BaseMethod``).
 
 A method's ``forward(x1, x2)`` has no side effects: it returns a ``StepOutput`` with the total
 loss, the named loss terms and the maps it computed. The trainer then makes the two explicit
@@ -10,11 +11,12 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
-from ..models import backbone_from_config, channel_sum_map
+from ..models import MLP, channel_sum_map
 
 
 @dataclass
@@ -69,14 +71,12 @@ def momentum_at(step: int, total_steps: int, base: float, schedule: str) -> floa
 class Method(nn.Module):
     """Interface of every method (the trainer relies on nothing else).
 
-    Subclasses implement ``forward`` and ``momentum_pairs``; the rest has defaults.
+    Subclasses implement ``forward``, ``momentum_pairs`` and ``encoder``; the rest has
+    defaults. ``default_map`` names the map that shows the method in comparisons.
     """
 
     name: str = "method"
-
-    def __init__(self, cfg):
-        super().__init__()
-        self.cfg = cfg  # resolved MethodConfig
+    default_map: str = "channel_sum"
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> StepOutput:  # pragma: no cover
         raise NotImplementedError
@@ -86,8 +86,8 @@ class Method(nn.Module):
         raise NotImplementedError  # pragma: no cover
 
     def momentum(self, step: int, total_steps: int) -> float:
-        """The EMA momentum for ``step`` of ``total_steps`` (config: base + schedule)."""
-        return momentum_at(step, total_steps, self.cfg.base_momentum, self.cfg.momentum_schedule)
+        """The EMA momentum for ``step`` of ``total_steps``."""
+        raise NotImplementedError  # pragma: no cover
 
     @torch.no_grad()
     def momentum_update(self, m: float) -> None:
@@ -101,6 +101,9 @@ class Method(nn.Module):
 
     def enqueue(self, out: StepOutput) -> None:
         """Push keys into a queue after the optimizer step (MoCo); no-op by default."""
+
+    def check_dataset(self, num_train: int) -> None:
+        """Raise ``ConfigError`` when the method cannot train on ``num_train`` images."""
 
     @property
     def encoder(self) -> nn.Module:  # pragma: no cover
@@ -126,40 +129,102 @@ class Method(nn.Module):
         return {"channel_sum": channel_sum_map(feature_map)}
 
 
-class SiameseMethod(Method):
-    """A base method: online encoder + target encoder; subclasses add heads and ``consistency``.
+@runtime_checkable
+class BaseMethod(Protocol):
+    """What a plug-in (``SCD``, ``LEWEL``) needs from the base method it wraps.
 
-    Exposes the feature maps of both views (``encode``) so that SCD can plug in on top.
+    ``BYOL`` and ``MoCo`` implement it (through ``SiameseMethod``).
     """
 
-    family = "byol"
+    name: str
+    out_channels: int  # C of the feature map F
+    symmetric: bool  # both directions, summed
+    projector: MLP  # the global projector H (its shape is copied by SCD's H^s)
+    target_projector: nn.Module
 
-    def __init__(self, cfg, backbone_cfg):
-        super().__init__(cfg)
-        self.online_encoder = backbone_from_config(backbone_cfg)
-        self.target_encoder = frozen_copy(self.online_encoder)
-        self.out_channels = self.online_encoder.out_channels
+    def encode(self, x1: torch.Tensor, x2: torch.Tensor) -> Encoded: ...
+
+    def consistency(self, enc: Encoded) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+    def embedding_loss(self, z_online: torch.Tensor, z_target: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+    def make_target(self, module: nn.Module) -> nn.Module: ...
+
+    def target_apply(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor: ...
+
+    def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]: ...
+
+    def momentum(self, step: int, total_steps: int) -> float: ...
+
+
+class SiameseMethod(Method):
+    """A base method: online encoder + target encoder; subclasses add heads and
+    ``embedding_loss``. Implements ``BaseMethod`` so that SCD and LEWEL can plug in on top.
+
+    Args:
+        backbone: the trunk, (B, 3, S, S) -> F (B, C, H, W), with an ``out_channels`` attribute
+            (``scd_lab.models.build_backbone``).
+        symmetric: add the swapped direction and **sum** the two losses ("2x").
+        base_momentum, momentum_schedule: the EMA's m0 and ``cosine`` (m -> 1) or ``constant``.
+    """
+
+    def __init__(self, backbone: nn.Module, symmetric: bool, base_momentum: float,
+                 momentum_schedule: str):
+        super().__init__()
+        self.online_encoder = backbone
+        self.target_encoder = self.make_target(backbone)
+        self.out_channels = backbone.out_channels
+        self.symmetric = symmetric
+        self.base_momentum, self.momentum_schedule = base_momentum, momentum_schedule
 
     @property
     def encoder(self) -> nn.Module:
         return self.online_encoder
 
-    def target_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Target encoder on ``x`` (no gradient); MoCo overrides it to shuffle BN."""
+    def momentum(self, step: int, total_steps: int) -> float:
+        return momentum_at(step, total_steps, self.base_momentum, self.momentum_schedule)
+
+    def make_target(self, module: nn.Module) -> nn.Module:
+        """The target twin of an online module (a frozen copy; MoCo also splits its BN)."""
+        return frozen_copy(module)
+
+    def target_apply(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """A target module on ``x`` without gradient; MoCo overrides it to shuffle BN."""
         with torch.no_grad():
-            return self.target_encoder(x)
+            return module(x)
 
     def encode(self, x1: torch.Tensor, x2: torch.Tensor) -> Encoded:
         """Feature maps of both views; view 1 online, view 2 target (and the swap if symmetric)."""
         f1 = self.online_encoder(x1)  # (B, C, H, W)
-        f2_t = self.target_features(x2)  # (B, C, H, W), no grad
-        if not self.cfg.symmetric:
+        f2_t = self.target_apply(self.target_encoder, x2)  # (B, C, H, W), no grad
+        if not self.symmetric:
             return Encoded(f1, f2_t)
-        return Encoded(f1, f2_t, self.online_encoder(x2), self.target_features(x1))
+        return Encoded(f1, f2_t, self.online_encoder(x2),
+                       self.target_apply(self.target_encoder, x1))
+
+    def embedding_loss(self, z_online: torch.Tensor, z_target: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """L_c of projected embeddings (B, d), (B, d) -> (loss, keys to enqueue or None)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def direction(self, f_online: torch.Tensor, f_target: torch.Tensor):
+        """One direction of L_c: online feature map against the target's."""
+        z = self.projector(gap(f_online))  # (B, d)
+        z_t = self.target_apply(self.target_projector, gap(f_target))  # (B, d), stop-gradient
+        return self.embedding_loss(z, z_t)
 
     def consistency(self, enc: Encoded) -> tuple[torch.Tensor, torch.Tensor | None]:
         """L_c from the encoded views: (loss, keys to enqueue or None)."""
-        raise NotImplementedError  # pragma: no cover
+        loss, keys = self.direction(enc.f1, enc.f2_t)
+        if self.symmetric:
+            loss2, keys2 = self.direction(enc.f2, enc.f1_t)  # summed, not averaged
+            loss = loss + loss2
+            keys = None if keys is None else torch.cat([keys, keys2])
+        return loss, keys
+
+    def momentum_pairs(self):
+        return [(self.online_encoder, self.target_encoder), (self.projector, self.target_projector)]
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> StepOutput:
         loss, keys = self.consistency(self.encode(x1, x2))

@@ -3,43 +3,41 @@ projection of the other view. SCD paper eq. 2/3."""
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from ..losses import byol_loss
 from ..models import MLP
-from .base import Encoded, SiameseMethod, frozen_copy, gap
+from .base import SiameseMethod
 
 
 class BYOL(SiameseMethod):
-    """BYOL, asymmetric by default ("1x": x1 online, x2 target); ``symmetric`` adds the swapped
-    direction and **sums** the two losses.
+    """BYOL, asymmetric by default ("1x": x1 online, x2 target).
 
     Args:
-        cfg: resolved ``MethodConfig`` (proj_hidden, proj_dim = d, pred_hidden, symmetric,
-            base_momentum, momentum_schedule).
-        backbone_cfg: ``BackboneConfig`` of the trunk.
+        backbone: the trunk (B, 3, S, S) -> F (B, C, H, W), with ``out_channels``.
+        proj_hidden, proj_dim: projector H: C -> proj_hidden -> d (BN, as in BYOL).
+        pred_hidden: predictor G: d -> pred_hidden -> d.
+        symmetric: add the swapped direction and **sum** the two losses.
+        base_momentum, momentum_schedule: EMA m0 (0.99) rising to 1 on a cosine.
+
+    Example:
+        >>> from scd_lab.models import build_backbone
+        >>> byol = BYOL(build_backbone("resnet_tiny", small_stem=True), proj_hidden=64,
+        ...             proj_dim=32, pred_hidden=64)
+        >>> float(byol(torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)).loss) > 0
+        True
     """
 
     name = "byol"
-    family = "byol"
 
-    def __init__(self, cfg, backbone_cfg):
-        super().__init__(cfg, backbone_cfg)
+    def __init__(self, backbone: nn.Module, proj_hidden: int = 4096, proj_dim: int = 256,
+                 pred_hidden: int = 4096, symmetric: bool = False, base_momentum: float = 0.99,
+                 momentum_schedule: str = "cosine"):
+        super().__init__(backbone, symmetric, base_momentum, momentum_schedule)
         c = self.out_channels
-        self.projector = MLP(c, cfg.proj_hidden, cfg.proj_dim)  # H: C -> 4096 -> d
-        self.predictor = MLP(cfg.proj_dim, cfg.pred_hidden, cfg.proj_dim)  # G: d -> 4096 -> d
-        self.target_projector = frozen_copy(self.projector)
+        self.projector = MLP(c, proj_hidden, proj_dim)  # H: C -> 4096 -> d
+        self.predictor = MLP(proj_dim, pred_hidden, proj_dim)  # G: d -> 4096 -> d
+        self.target_projector = self.make_target(self.projector)
 
-    def momentum_pairs(self):
-        return [(self.online_encoder, self.target_encoder), (self.projector, self.target_projector)]
-
-    def _direction(self, f_online: torch.Tensor, f_target: torch.Tensor) -> torch.Tensor:
-        p = self.predictor(self.projector(gap(f_online)))  # (B, d)
-        with torch.no_grad():
-            z = self.target_projector(gap(f_target))  # (B, d), stop-gradient
-        return byol_loss(p, z)
-
-    def consistency(self, enc: Encoded):
-        loss = self._direction(enc.f1, enc.f2_t)
-        if self.cfg.symmetric:
-            loss = loss + self._direction(enc.f2, enc.f1_t)  # summed, not averaged
-        return loss, None
+    def embedding_loss(self, z_online: torch.Tensor, z_target: torch.Tensor):
+        return byol_loss(self.predictor(z_online), z_target), None  # (B, d) -> scalar

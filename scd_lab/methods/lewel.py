@@ -1,5 +1,5 @@
 """LEWEL (Huang et al., CVPR 2022): learning where to learn, with the projector's pixel columns
-as alignment maps. METHOD.md section 3 (facts read from the authors' code, "LEWEL_B").
+as alignment maps. docs/method.md (facts read from the authors' code, "LEWEL_B").
 
 One view, online or target network (F: (B, C, H, W), d = proj_dim, h = heads, K = d / h):
 
@@ -14,8 +14,10 @@ Primes mark the target (EMA of the whole online network: encoder, projector H, s
 H_s; the predictors G, G_s are online only). Slot j of view 1 is matched with slot j of view 2
 by index. w = 0.5; both directions are computed and **summed** (the authors' symmetric loss).
 
-``lewel-byol`` (``LEWELBYOL``) is the authors' method. ``lewel-moco`` (``LEWELMoCo``) is **the
-kit's own extension, not the authors'** (they have no MoCo variant): the global term is MoCo-v2's
+``LEWEL`` is a plug-in over a base method, like SCD: the base gives the encoders, the global
+projector H and the loss of the global embeddings (``embedding_loss``). ``LEWEL(BYOL(...))``
+(``lewel-byol``) is the authors' method. ``LEWEL(MoCo(...))`` (``lewel-moco``) is **the kit's
+own extension, not the authors'** (they have no MoCo variant): the global term is MoCo-v2's
 InfoNCE of z_g1 against the target key z_g2' and a FIFO queue of keys (MoCo's projector, no BN,
 no global predictor, MoCo's queue, shuffled BN and ``enqueue``); the slot branch is kept exactly as
 in LEWEL_B (BN slot projector + online slot predictor, 2 - 2 cos), because without BN or a
@@ -28,14 +30,15 @@ to [0, 1] like SCD's M_fg before any comparison. ``alignment_maps`` (all d maps)
 ``slot_maps`` (the maps averaged over heads) keep the softmax normalisation: each sums to 1.
 
 Example:
-    >>> from scd_lab.config import get_preset
-    >>> from scd_lab.methods import build_method
-    >>> lewel = build_method("lewel-byol", get_preset("cpu"))
-    >>> out = lewel(torch.randn(4, 3, 48, 48), torch.randn(4, 3, 48, 48))
+    >>> from scd_lab.models import build_backbone
+    >>> from scd_lab.methods import BYOL
+    >>> trunk = build_backbone("resnet_tiny", small_stem=True)
+    >>> lewel = LEWEL(BYOL(trunk, proj_hidden=64, proj_dim=32, pred_hidden=64, symmetric=True))
+    >>> out = lewel(torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32))
     >>> sorted(out.terms)
     ['loss', 'loss_c', 'loss_global', 'loss_slots']
-    >>> lewel.eval().slot_maps(torch.randn(2, 3, 48, 48)).shape  # K = 256 / 4
-    torch.Size([2, 64, 12, 12])
+    >>> lewel.eval().slot_maps(torch.randn(2, 3, 32, 32)).shape  # K = 32 / 4
+    torch.Size([2, 8, 8, 8])
 """
 from __future__ import annotations
 
@@ -45,11 +48,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..losses import byol_loss, info_nce_loss
+from ..losses import byol_loss
 from ..models import MLP, minmax_normalize
-from .base import Encoded, SiameseMethod, StepOutput, frozen_copy, gap
-from .byol import BYOL
-from .moco import MoCo
+from .base import BaseMethod, Encoded, Method, StepOutput, gap
 
 # --------------------------------------------------------------------------------------------
 # Pure functions (tensors in, tensors out)
@@ -178,78 +179,96 @@ class LEWELTerms:
     maps: torch.Tensor
 
 
-class LEWEL(SiameseMethod):
+class LEWEL(Method):
     """LEWEL's slot branch and maps on top of a base method's global head.
 
-    Not built directly: ``LEWELBYOL`` and ``LEWELMoCo`` combine it with ``BYOL`` / ``MoCo``,
-    which provide the encoders, the global projector H (and predictor, or queue) and
-    ``global_term``. This class adds the slot projector H_s (C -> proj_hidden -> d, BN over
-    batch x slots), the online slot predictor G_s (d -> pred_hidden -> d), their target twin,
-    and the LEWEL loss.
+    The base (``BYOL`` for LEWEL_B, ``MoCo`` for the kit's extension) provides the encoders,
+    the global projector H (run here as a 1x1 conv over [GAP(F), F]) and the global term
+    (``base.embedding_loss``). This plug-in adds the slot projector H_s (C -> hidden -> d, BN
+    over batch x slots), the online slot predictor G_s (d -> hidden -> d), their target twin,
+    and the LEWEL loss. The authors sum both directions: build the base with
+    ``symmetric=True`` (the registry does).
 
     Args:
-        cfg: resolved ``MethodConfig``: proj_hidden, proj_dim (d = 256), pred_hidden,
-            lewel_heads (h = 4), lewel_scale (s = 1.0), lewel_global_weight (w = 0.5),
-            symmetric (True: both directions, summed), base_momentum, momentum_schedule.
-        backbone_cfg: ``BackboneConfig``; C must be divisible by h.
+        base: the base method; its projector's widths are reused by the slot heads.
+        heads: h, channel groups (C and d must be divisible by h).
+        scale: s, the softmax scale of the alignment maps (1.0).
+        global_weight: w, the weight of the global term (the slot term gets 1 - w).
+        pred_hidden: hidden width of G_s (default: the base predictor's, or 4096).
     """
 
-    def __init__(self, cfg, backbone_cfg):
-        super().__init__(cfg, backbone_cfg)
-        c, d, heads = self.out_channels, cfg.proj_dim, cfg.lewel_heads
+    default_map = "lewel_maxvar"
+
+    def __init__(self, base: BaseMethod, heads: int = 4, scale: float = 1.0,
+                 global_weight: float = 0.5, pred_hidden: int | None = None):
+        super().__init__()
+        if not isinstance(base, BaseMethod):
+            raise TypeError(f"LEWEL plugs into a base method (BYOL, MoCo), got "
+                            f"{type(base).__name__}")
+        c, d = base.out_channels, base.projector.out_dim
         if c % heads or d % heads:
-            raise ValueError(f"LEWEL needs C={c} and proj_dim={d} divisible by "
-                             f"lewel_heads={heads}")
+            raise ValueError(f"LEWEL needs C={c} and proj_dim={d} divisible by heads={heads}")
+        self.base = base
+        self.name = f"lewel-{base.name}"
         self.heads, self.num_slots = heads, d // heads  # h, K
-        self.slot_projector = MLP(c, cfg.proj_hidden, d)  # H_s: C -> 4096 -> d
-        self.slot_predictor = MLP(d, cfg.pred_hidden, d)  # G_s: d -> 4096 -> d, online only
-        self.target_slot_projector = frozen_copy(self.slot_projector)
+        self.scale, self.global_weight = scale, global_weight
+        if pred_hidden is None:
+            pred = getattr(base, "predictor", None)
+            pred_hidden = pred.hidden_dim if pred is not None else 4096
+        self.slot_projector = MLP(c, base.projector.hidden_dim, d)  # H_s: C -> 4096 -> d
+        self.slot_predictor = MLP(d, pred_hidden, d)  # G_s: d -> 4096 -> d, online only
+        self.target_slot_projector = base.make_target(self.slot_projector)
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.base.encoder
+
+    def momentum(self, step: int, total_steps: int) -> float:
+        return self.base.momentum(step, total_steps)
 
     def momentum_pairs(self):
-        return super().momentum_pairs() + [(self.slot_projector, self.target_slot_projector)]
+        return self.base.momentum_pairs() + [(self.slot_projector, self.target_slot_projector)]
 
-    def global_term(self, z_online: torch.Tensor, z_target: torch.Tensor
-                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Loss of the global embeddings (B, d), (B, d) -> (scalar, keys or None)."""
-        raise NotImplementedError  # pragma: no cover
+    def check_dataset(self, num_train: int) -> None:
+        self.base.check_dataset(num_train)
+
+    def enqueue(self, out: StepOutput) -> None:
+        self.base.enqueue(out)
 
     def embed(self, feature_map: torch.Tensor, projector: nn.Module) -> LEWELView:
         """z_g, A and slots of one view through ``projector`` (online or target H)."""
         z_global, z_pix = project_columns(feature_map, projector)  # (B, d), (B, d, H, W)
-        maps = alignment_maps_from_z(z_pix, self.cfg.lewel_scale)  # (B, d, H, W)
+        maps = alignment_maps_from_z(z_pix, self.scale)  # (B, d, H, W)
         slots = slot_pool(feature_map, maps, self.heads)  # (B, K, C)
         return LEWELView(z_global, maps, slots)
 
     def direction(self, f_online: torch.Tensor, f_target: torch.Tensor) -> LEWELTerms:
         """One direction of the loss: online feature map (B, C, H, W) against the target's."""
-        on = self.embed(f_online, self.projector)
+        on = self.embed(f_online, self.base.projector)
         p_slots = self.slot_predictor(self.slot_projector(on.slots.flatten(0, 1)))  # (BK, d)
         with torch.no_grad():  # stop-gradient: the target network
-            tg = self.embed(f_target, self.target_projector)
+            tg = self.embed(f_target, self.base.target_projector)
             z_slots = self.target_slot_projector(tg.slots.flatten(0, 1))  # (BK, d)
-        loss_global, keys = self.global_term(on.z_global, tg.z_global)  # scalar, (B, d) | None
+        loss_global, keys = self.base.embedding_loss(on.z_global, tg.z_global)  # scalar, keys
         loss_slots = byol_loss(p_slots, z_slots)  # scalar; slot j <-> slot j, mean over B K
-        w = self.cfg.lewel_global_weight
+        w = self.global_weight
         loss = w * loss_global + (1.0 - w) * loss_slots  # scalar
         return LEWELTerms(loss, loss_global, loss_slots, keys, on.maps)
 
-    def _terms(self, enc: Encoded) -> LEWELTerms:
+    def loss_terms(self, enc: Encoded) -> LEWELTerms:
+        """Both directions (summed) when the base is symmetric, else view 1 -> view 2."""
         t = self.direction(enc.f1, enc.f2_t)
-        if not self.cfg.symmetric:
+        if not self.base.symmetric:
             return t
         t2 = self.direction(enc.f2, enc.f1_t)  # summed, not averaged
         keys = None if t.keys is None else torch.cat([t.keys, t2.keys])  # (2B, d)
         return LEWELTerms(t.loss + t2.loss, t.loss_global + t2.loss_global,
                           t.loss_slots + t2.loss_slots, keys, t.maps)
 
-    def consistency(self, enc: Encoded):
-        t = self._terms(enc)
-        return t.loss, t.keys
-
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> StepOutput:
         """Loss terms (``loss_global`` / ``loss_slots`` unweighted, summed over directions) and
         the online view-1 ``lewel_maxvar`` map (B, H, W) in [0, 1]."""
-        t = self._terms(self.encode(x1, x2))
+        t = self.loss_terms(self.base.encode(x1, x2))
         terms = {"loss": t.loss.detach(), "loss_c": t.loss.detach(),
                  "loss_global": t.loss_global.detach(), "loss_slots": t.loss_slots.detach()}
         maxvar = minmax_normalize(max_variance_map(t.maps.detach())[0].float())  # (B, H, W)
@@ -263,8 +282,8 @@ class LEWEL(SiameseMethod):
 
         The alignment maps come from the online projector; in train mode its BN uses the
         batch statistics, so call it in eval mode (``saliency_maps`` documents this)."""
-        maps = super().maps_from_features(feature_map)
-        a = self.embed(feature_map, self.projector).maps  # (B, d, h, w)
+        maps = self.base.maps_from_features(feature_map)
+        a = self.embed(feature_map, self.base.projector).maps  # (B, d, h, w)
         maps["lewel_maxvar"] = minmax_normalize(max_variance_map(a)[0].float())  # (B, h, w)
         return maps
 
@@ -272,31 +291,10 @@ class LEWEL(SiameseMethod):
     def alignment_maps(self, x: torch.Tensor) -> torch.Tensor:
         """All d alignment maps of the online network: (B, 3, S, S) -> (B, d, h, w), softmax
         maps (each sums to 1 over space)."""
-        return self.embed(self.encoder(x), self.projector).maps
+        return self.embed(self.encoder(x), self.base.projector).maps
 
     @torch.no_grad()
     def slot_maps(self, x: torch.Tensor) -> torch.Tensor:
         """Slot maps (alignment maps averaged over heads): (B, 3, S, S) -> (B, K, h, w), each
         sums to 1 over space."""
         return slot_maps_from_alignment(self.alignment_maps(x), self.heads)
-
-
-class LEWELBYOL(LEWEL, BYOL):
-    """LEWEL_B, the authors' method: BYOL's projector (as a 1x1 conv over [GAP(F), F]) and
-    predictor for the global term, 2 - 2 cos(G(z_g1), z_g2')."""
-
-    name = "lewel-byol"
-
-    def global_term(self, z_online, z_target):
-        return byol_loss(self.predictor(z_online), z_target), None  # (B, d) -> scalar
-
-
-class LEWELMoCo(LEWEL, MoCo):
-    """The kit's extension (not the authors'): InfoNCE of z_g1 against the target key z_g2'
-    and MoCo's queue for the global term; the keys are returned for ``MoCo.enqueue``."""
-
-    name = "lewel-moco"
-
-    def global_term(self, z_online, z_target):
-        k = F.normalize(z_target, dim=1)  # (B, d), already no grad
-        return info_nce_loss(z_online, k, self.queue, self.cfg.tau), k

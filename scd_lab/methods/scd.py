@@ -19,80 +19,123 @@ from torch import nn
 
 from ..losses import semantic_discrimination_loss
 from ..models import MLP, SaliencyNet, weighted_avg_pool
-from .base import Method, SiameseMethod, StepOutput, frozen_copy
+from .base import BaseMethod, Method, StepOutput
 
 
 class SCD(Method):
-    """Wrap ``base`` (BYOL or MoCo, anything exposing ``encode`` / ``consistency``) with SCD.
+    """SCD around ``base`` (``BYOL`` or ``MoCo``: anything implementing ``BaseMethod``).
 
     Args:
         base: the base method; its loss is L_c and its encoders give F for both views.
-        cfg: resolved ``MethodConfig`` (alpha, lam, fg_term, bg_term, semantic_predictor,
-            saliency_width, semantic_bn, eps, proj_hidden, proj_dim, pred_hidden, symmetric).
+        alpha: the margin of eq. 5 (foreground term only).
+        lam: the weight of L_d (L = L_c + lam L_d).
+        fg_term, bg_term: switch each term of eq. 5 off (paper Table 3).
+        semantic_predictor: a predictor on the online z_fg / z_bg (the paper names none).
+        pred_hidden: its hidden width (default: that of the base's predictor, or 4096).
+        saliency_width: hidden channels of the saliency net as a fraction of C (paper: 1).
+        semantic_bn: ``separate``: H^s (and the predictor) see h_fg and h_bg as two BN batches;
+            ``joint``: one BN batch of 2B rows. The paper does not say.
+        eps: guard of the weighted-pooling denominator (eq. 4).
 
     Example:
-        >>> from scd_lab.config import get_preset
-        >>> from scd_lab.methods import build_method
-        >>> scd = build_method("scd-byol", get_preset("cpu"))
-        >>> out = scd(torch.randn(4, 3, 48, 48), torch.randn(4, 3, 48, 48))
+        >>> from scd_lab.models import build_backbone
+        >>> from scd_lab.methods import BYOL
+        >>> scd = SCD(BYOL(build_backbone("resnet_tiny", small_stem=True), proj_hidden=64,
+        ...                proj_dim=32, pred_hidden=64), alpha=1.0, lam=0.5)
+        >>> out = scd(torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32))
         >>> sorted(out.terms)
         ['loss', 'loss_c', 'loss_d']
     """
 
-    def __init__(self, base: SiameseMethod, cfg):
-        super().__init__(cfg)
+    default_map = "scd_fg"
+
+    def __init__(self, base: BaseMethod, alpha: float = 1.0, lam: float = 0.5,
+                 fg_term: bool = True, bg_term: bool = True, semantic_predictor: bool = False,
+                 pred_hidden: int | None = None, saliency_width: float = 1.0,
+                 semantic_bn: str = "separate", eps: float = 1e-6):
+        super().__init__()
+        if not isinstance(base, BaseMethod):
+            raise TypeError(f"SCD plugs into a base method (BYOL, MoCo), got {type(base).__name__}")
+        if semantic_bn not in ("separate", "joint"):
+            raise ValueError(f"semantic_bn must be 'separate' or 'joint', got {semantic_bn!r}")
         self.base = base
         self.name = f"scd-{base.name}"
-        self.family = base.family
+        self.alpha, self.lam, self.fg_term, self.bg_term = alpha, lam, fg_term, bg_term
+        self.semantic_bn, self.eps = semantic_bn, eps
         c = base.out_channels
-        self.saliency = SaliencyNet(c, max(1, round(c * cfg.saliency_width)))
+        self.saliency = SaliencyNet(c, max(1, round(c * saliency_width)))
         # H^s: same shape as the base's global projector, its own weights, shared by fg and bg
         gp = base.projector
         self.sem_projector = MLP(c, gp.hidden_dim, gp.out_dim, batch_norm=gp.batch_norm)
-        self.sem_predictor = (MLP(gp.out_dim, cfg.pred_hidden, gp.out_dim)
-                              if cfg.semantic_predictor else None)
-        self.target_saliency = frozen_copy(self.saliency)
-        self.target_sem_projector = frozen_copy(self.sem_projector)
+        if pred_hidden is None:
+            pred = getattr(base, "predictor", None)
+            pred_hidden = pred.hidden_dim if pred is not None else 4096
+        self.sem_predictor = (MLP(gp.out_dim, pred_hidden, gp.out_dim)
+                              if semantic_predictor else None)
+        self.target_saliency = base.make_target(self.saliency)
+        self.target_sem_projector = base.make_target(self.sem_projector)
 
     @property
     def encoder(self) -> nn.Module:
         return self.base.encoder
 
+    def momentum(self, step: int, total_steps: int) -> float:
+        return self.base.momentum(step, total_steps)
+
     def momentum_pairs(self):
         return self.base.momentum_pairs() + [(self.saliency, self.target_saliency),
                                              (self.sem_projector, self.target_sem_projector)]
 
+    def check_dataset(self, num_train: int) -> None:
+        self.base.check_dataset(num_train)
+
+    def _heads(self, h_fg: torch.Tensor, h_bg: torch.Tensor, projector, predictor=None):
+        """H^s (then the predictor) on h_fg and h_bg: (B, C), (B, C) -> (B, d), (B, d)."""
+        if self.semantic_bn == "joint":  # one BN batch of 2B rows, through every head
+            z = projector(torch.cat([h_fg, h_bg]))  # (2B, d)
+            if predictor is not None:
+                z = predictor(z)
+            return z.chunk(2)
+        z_fg, z_bg = projector(h_fg), projector(h_bg)  # (B, d) each, two BN batches
+        if predictor is not None:
+            z_fg, z_bg = predictor(z_fg), predictor(z_bg)
+        return z_fg, z_bg
+
     def semantic_embeddings(self, feature_map, saliency, projector, predictor=None):
         """(z_fg, z_bg, M_fg) for one view: (B, C, H, W) -> (B, d), (B, d), (B, H, W)."""
         m_fg = saliency(feature_map)  # (B, H, W)
-        h_fg = weighted_avg_pool(feature_map, m_fg, self.cfg.eps)  # (B, C)
-        h_bg = weighted_avg_pool(feature_map, 1.0 - m_fg, self.cfg.eps)  # (B, C)
-        if self.cfg.semantic_bn == "joint":
-            z_fg, z_bg = projector(torch.cat([h_fg, h_bg])).chunk(2)  # one BN batch of 2B
-        else:
-            z_fg, z_bg = projector(h_fg), projector(h_bg)  # (B, d) each
-        if predictor is not None:
-            z_fg, z_bg = predictor(z_fg), predictor(z_bg)
+        h_fg = weighted_avg_pool(feature_map, m_fg, self.eps)  # (B, C)
+        h_bg = weighted_avg_pool(feature_map, 1.0 - m_fg, self.eps)  # (B, C)
+        z_fg, z_bg = self._heads(h_fg, h_bg, projector, predictor)
         return z_fg, z_bg, m_fg
+
+    def _target_embeddings(self, feature_map):
+        """The target side (no gradient); the base's ``target_apply`` shuffles BN for MoCo."""
+        m_fg = self.base.target_apply(self.target_saliency, feature_map)  # (B, H, W)
+        h_fg = weighted_avg_pool(feature_map, m_fg, self.eps)  # (B, C)
+        h_bg = weighted_avg_pool(feature_map, 1.0 - m_fg, self.eps)  # (B, C)
+        if self.semantic_bn == "joint":
+            z = self.base.target_apply(self.target_sem_projector, torch.cat([h_fg, h_bg]))
+            return z.chunk(2)  # (B, d) each
+        return (self.base.target_apply(self.target_sem_projector, h_fg),
+                self.base.target_apply(self.target_sem_projector, h_bg))
 
     def _discrimination(self, f_online, f_target):
         z1_fg, z1_bg, m1 = self.semantic_embeddings(f_online, self.saliency, self.sem_projector,
                                                     self.sem_predictor)
-        with torch.no_grad():
-            z2_fg, z2_bg, _ = self.semantic_embeddings(f_target, self.target_saliency,
-                                                       self.target_sem_projector)
-        cfg = self.cfg
-        loss = semantic_discrimination_loss(z1_fg, z1_bg, z2_fg, z2_bg, cfg.alpha,
-                                            cfg.fg_term, cfg.bg_term)
+        with torch.no_grad():  # stop-gradient: the target network
+            z2_fg, z2_bg = self._target_embeddings(f_target)
+        loss = semantic_discrimination_loss(z1_fg, z1_bg, z2_fg, z2_bg, self.alpha,
+                                            self.fg_term, self.bg_term)
         return loss, m1
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> StepOutput:
         enc = self.base.encode(x1, x2)
         loss_c, keys = self.base.consistency(enc)
         loss_d, m1 = self._discrimination(enc.f1, enc.f2_t)
-        if self.cfg.symmetric:
+        if self.base.symmetric:
             loss_d = loss_d + self._discrimination(enc.f2, enc.f1_t)[0]  # summed like L_c
-        loss = loss_c + self.cfg.lam * loss_d
+        loss = loss_c + self.lam * loss_d
         terms = {"loss": loss.detach(), "loss_c": loss_c.detach(), "loss_d": loss_d.detach()}
         return StepOutput(loss=loss, terms=terms, maps={"scd_fg": m1.detach()}, keys=keys)
 
@@ -103,7 +146,7 @@ class SCD(Method):
     def fg_features(self, x: torch.Tensor) -> torch.Tensor:
         """h_fg of the online network (paper Table 8): (B, 3, S, S) -> (B, C)."""
         f = self.encoder(x)
-        return weighted_avg_pool(f, self.saliency(f), self.cfg.eps)
+        return weighted_avg_pool(f, self.saliency(f), self.eps)
 
     def maps_from_features(self, feature_map: torch.Tensor) -> dict[str, torch.Tensor]:
         """``channel_sum`` and ``scd_fg`` (the raw sigmoid M_fg of the online network)."""

@@ -4,7 +4,7 @@ A checkpoint is a plain dict saved with ``torch.save`` and loaded with
 ``torch.load(..., weights_only=True)``, so loading never runs pickled code:
 
     format: "scd_lab-checkpoint", version: 1
-    step, epoch: the next step to run / the epoch it belongs to
+    step, epoch: the steps done (the next step to run) / the epochs completed (a float)
     model, optimizer: state dicts
     config: the resolved config as a nested dict
 """
@@ -14,21 +14,22 @@ from pathlib import Path
 
 import torch
 
+from ..errors import UserError
 from ..io import atomic_torch_save
 
 FORMAT = "scd_lab-checkpoint"
 VERSION = 1
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint file is missing, truncated, or not an scd_lab checkpoint."""
 
 
-def save_checkpoint(path: str | Path, *, model: dict, optimizer: dict, step: int, epoch: int,
+def save_checkpoint(path: str | Path, *, model: dict, optimizer: dict, step: int, epoch: float,
                     config: dict, extra: dict | None = None) -> None:
     """Save a training checkpoint atomically (see module docstring for the format)."""
     atomic_torch_save({"format": FORMAT, "version": VERSION, "step": int(step),
-                       "epoch": int(epoch), "model": model, "optimizer": optimizer,
+                       "epoch": float(epoch), "model": model, "optimizer": optimizer,
                        "config": config, "extra": extra or {}}, path)
 
 
@@ -37,7 +38,8 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {str(path)!r}; a run writes "
-                              "RUN_DIR/checkpoints/last.pt after its first epoch")
+                              "RUN_DIR/checkpoints/last.pt at the end of each epoch; resume "
+                              "or restart the run")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # truncated zip, random bytes, pickled code...

@@ -2,9 +2,11 @@
 evaluation read.
 
     RUN_DIR/
-      config.yaml              the resolved config (``scd_lab.config.load_yaml`` reads it)
+      config.yaml              the resolved config (``scd_lab.config.load_yaml`` reads it);
+                               written by ``build_run``, absent for a hand-built method
       meta.json                versions, device, world size, method, start time
-      metrics.jsonl            one JSON object per line, each with "kind", "step", "epoch":
+      metrics.jsonl            one JSON object per line, each with "kind", "step" (steps done)
+                               and "epoch" (epochs completed: step / steps per epoch):
                                  kind "train":    loss terms, lr, momentum, images_per_s,
                                                   max_mem_gb, map statistics (e.g. scd_fg_mean)
                                  kind "knn":      knn_top1 (k = train.knn_k), knn_top1_k200
@@ -29,6 +31,7 @@ from pathlib import Path
 import torch
 
 from ..config import Config, load_yaml, save_yaml
+from ..errors import RunError
 from ..io import atomic_torch_save
 
 
@@ -58,13 +61,27 @@ class RunDir:
     def exists(self) -> bool:
         return self.config_path.is_file()
 
+    def is_finished(self) -> bool:
+        return (self.path / "summary.json").is_file()
+
     # writing
-    def create(self, cfg: Config, meta: dict) -> None:
+    def write_config(self, cfg: Config) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / "checkpoints").mkdir(exist_ok=True)
-        self.snapshot_dir.mkdir(exist_ok=True)
         save_yaml(cfg, self.config_path)
-        (self.path / "meta.json").write_text(json.dumps(meta, indent=2))
+
+    def start(self, meta: dict, start_step: int) -> None:
+        """Called by ``Trainer.fit``: a new run writes ``meta.json``; a resumed one drops the
+        records and snapshots past ``start_step`` (those steps will be run again)."""
+        (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
+        self.snapshot_dir.mkdir(exist_ok=True)
+        if start_step == 0:
+            for stale in (self.metrics_path, self.path / "summary.json"):
+                stale.unlink(missing_ok=True)
+            for snap in self.snapshot_dir.glob("step_*.pt"):
+                snap.unlink()
+            (self.path / "meta.json").write_text(json.dumps(meta, indent=2))
+        else:
+            self.truncate_metrics(start_step)
 
     def log(self, record: dict) -> None:
         """Append one JSON line (floats from tensors are converted)."""
@@ -77,7 +94,7 @@ class RunDir:
         if not self.metrics_path.is_file():
             return
         keep = [r for r in self.metrics() if r.get("step", 0) <= step
-                and not (r.get("step", 0) == step and r.get("kind") == "train")]
+                and r.get("kind") != "summary"]
         tmp = self.metrics_path.with_suffix(".jsonl.tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
         os.replace(tmp, self.metrics_path)
@@ -85,9 +102,10 @@ class RunDir:
             if int(snap.stem.split("_")[1]) > step:
                 snap.unlink()
 
-    def save_probe(self, images, labels, masks) -> None:
+    def save_probe(self, images, labels, masks, class_names=None) -> None:
         atomic_torch_save({"images": images.cpu(), "labels": labels.cpu(),
-                           "masks": None if masks is None else masks.cpu()},
+                           "masks": None if masks is None else masks.cpu(),
+                           "class_names": list(class_names or [])},
                           self.path / "probe.pt")
 
     def save_snapshot(self, step: int, epoch: int, maps: dict) -> None:
@@ -103,6 +121,9 @@ class RunDir:
 
     # reading
     def config(self) -> Config:
+        if not self.config_path.is_file():
+            raise RunError(f"{str(self.path)!r} holds no run (no config.yaml); start one with "
+                           f"`scd-lab train --out {self.path}`")
         return load_yaml(self.config_path)
 
     def meta(self) -> dict:

@@ -4,16 +4,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..methods import default_map_name
 from ..models import minmax_normalize
 from ..train.rundir import RunDir
-
-# which map shows a method in comparisons (METHOD.md section 3: both min-max normalised)
-DEFAULT_MAP = {"scd": "scd_fg", "lewel": "lewel_maxvar"}
-
-
-def default_map_name(method: str) -> str:
-    """``scd_fg`` for SCD runs, ``lewel_maxvar`` for LEWEL runs, ``channel_sum`` otherwise."""
-    return DEFAULT_MAP.get(method.split("-")[0], "channel_sum")
 
 
 def pick_snapshots(snaps: list[dict], count: int) -> list[dict]:
@@ -22,6 +15,29 @@ def pick_snapshots(snaps: list[dict], count: int) -> list[dict]:
         return snaps
     idx = torch.linspace(0, len(snaps) - 1, count).round().long().tolist()
     return [snaps[i] for i in idx]
+
+
+def _upsampled(maps: torch.Tensor, size) -> torch.Tensor:
+    m = minmax_normalize(maps.float())  # (N, h, w) in [0, 1]
+    return F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+
+
+def _auroc_at(rd: RunDir, name: str, step: int) -> float | None:
+    for rec in rd.metrics("saliency"):
+        if rec["step"] == step and f"{name}/auroc" in rec:
+            return rec[f"{name}/auroc"]
+    return None
+
+
+def _row_label(label: str, name: str, epoch: float, auc: float | None) -> tuple[str, str]:
+    """The row's text and colour: AUROC on held-out masks, and a mark when the map is
+    inverted (AUROC < 0.5: 1 - map marks the object better)."""
+    text = f"{label}\n{name}\nepoch {epoch:g}"
+    if auc is None:
+        return text, "black"
+    if auc < 0.5:
+        return text + f"\nAUROC {auc:.2f}\n(inverted)", "tab:red"
+    return text + f"\nAUROC {auc:.2f}", "black"
 
 
 def plot_saliency_evolution(runs: dict[str, str], n_images: int = 6, n_snapshots: int = 4,
@@ -33,10 +49,12 @@ def plot_saliency_evolution(runs: dict[str, str], n_images: int = 6, n_snapshots
             dataset and seed do).
         n_images: probe images (columns). n_snapshots: epochs per run (rows).
         map_names: label -> map to show (default: ``default_map_name`` of the run's method).
-        show_channel_sum: add a row with the channel-sum map of the first run's last snapshot.
+        show_channel_sum: add, for each run whose own map is not the channel sum, a row with
+            the channel-sum map of its last snapshot.
 
-    Every map is min-max normalised per image and upsampled (bilinear) to the image size.
-    Returns a matplotlib Figure.
+    Every map is min-max normalised per image and upsampled (bilinear) to the image size; each
+    row names the run, the map, the epoch (epochs completed) and the map's AUROC on the
+    held-out masks at that step, in red with "(inverted)" when below 0.5. Returns a Figure.
     """
     import matplotlib.pyplot as plt
 
@@ -47,25 +65,29 @@ def plot_saliency_evolution(runs: dict[str, str], n_images: int = 6, n_snapshots
     images = probe["images"][:n_images]
     masks = probe["masks"][:n_images] if probe["masks"] is not None else None
     size = images.shape[-2:]
-    rows: list[tuple[str, torch.Tensor, str]] = [("image", images.permute(0, 2, 3, 1), "img")]
+    rows: list[tuple[str, str, torch.Tensor, str]] = [
+        ("image", "black", images.permute(0, 2, 3, 1), "img")]
     if masks is not None:
-        rows.append(("mask", masks.float(), "map"))
+        rows.append(("mask", "black", masks.float(), "map"))
     for label, rd in dirs.items():
-        name = map_names.get(label) or default_map_name(rd.meta()["method"])
-        for snap in pick_snapshots(rd.snapshots(), n_snapshots):
-            if name not in snap["maps"]:
-                continue
-            m = minmax_normalize(snap["maps"][name][:n_images].float())
-            m = F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
-            rows.append((f"{label}\n{name}\nepoch {snap['epoch']}", m, "map"))
-    if show_channel_sum:
-        snap = first.snapshots()[-1]
-        m = F.interpolate(snap["maps"]["channel_sum"][:n_images].float()[:, None], size=size,
-                          mode="bilinear", align_corners=False)[:, 0]
-        rows.append((f"channel sum\nepoch {snap['epoch']}", m, "map"))
-    fig, axes = plt.subplots(len(rows), n_images, figsize=(1.4 * n_images, 1.4 * len(rows)),
+        name = map_names.get(label) or default_map_name(rd.config().method.name)
+        snaps = rd.snapshots()
+        for snap in pick_snapshots(snaps, n_snapshots):
+            if name in snap["maps"]:
+                text, colour = _row_label(label, name, snap["epoch"],
+                                          _auroc_at(rd, name, snap["step"]))
+                rows.append((text, colour, _upsampled(snap["maps"][name][:n_images], size),
+                             "map"))
+        if show_channel_sum and name != "channel_sum" and snaps:
+            last = snaps[-1]
+            text, colour = _row_label(label, "channel_sum", last["epoch"],
+                                      _auroc_at(rd, "channel_sum", last["step"]))
+            rows.append((text, colour, _upsampled(last["maps"]["channel_sum"][:n_images], size),
+                         "map"))
+    fig, axes = plt.subplots(len(rows), n_images, figsize=(1.4 * n_images + 1.2, 1.4 * len(rows)),
                              squeeze=False)
-    for r, (label, data, kind) in enumerate(rows):
+    im = None
+    for r, (label, colour, data, kind) in enumerate(rows):
         for c in range(n_images):
             ax = axes[r, c]
             ax.set_xticks([]), ax.set_yticks([])
@@ -75,26 +97,31 @@ def plot_saliency_evolution(runs: dict[str, str], n_images: int = 6, n_snapshots
             if kind == "img":
                 ax.imshow(data[c].numpy())
             else:
-                ax.imshow(data[c].numpy(), cmap="magma", vmin=0, vmax=1)
-        axes[r, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
-    fig.suptitle("Saliency maps across training (min-max normalised per image)", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / len(rows)))  # leave room for the title
+                im = ax.imshow(data[c].numpy(), cmap="magma", vmin=0, vmax=1)
+        axes[r, 0].set_ylabel(label, fontsize=6.5, rotation=0, ha="right", va="center",
+                              color=colour)
+    fig.suptitle("Saliency maps across training (min-max normalised per image; AUROC on "
+                 "held-out masks)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 0.93, 1 - 0.25 / len(rows)))  # room for title and colour bar
+    if im is not None:
+        cax = fig.add_axes((0.945, 0.2, 0.015, 0.6))
+        fig.colorbar(im, cax=cax).ax.tick_params(labelsize=7)
     return fig
 
 
 def plot_metrics(runs: dict[str, str], keys=("knn_top1",), kind: str = "knn"):
-    """Curves of metric ``keys`` (records of ``kind``) against step for several runs."""
+    """Curves of metric ``keys`` (records of ``kind``) against epoch for several runs."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
     for label, path in runs.items():
         recs = RunDir(path).metrics(kind)
         for ax, key in zip(axes[0], keys):
-            pts = [(r["step"], r[key]) for r in recs if key in r]
+            pts = [(r["epoch"], r[key]) for r in recs if key in r]
             if pts:
                 ax.plot(*zip(*pts), marker="o", ms=3, label=label)
             ax.set_title(key, fontsize=9)
-            ax.set_xlabel("step")
+            ax.set_xlabel("epoch")
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig

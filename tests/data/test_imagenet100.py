@@ -57,13 +57,13 @@ def test_cli_in100_and_synthetic(fake_imagenet, tmp_path, capsys, monkeypatch):
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["data", "in100", "--imagenet-root", str(root),
                               "--out", str(tmp_path / "o"), "--mode", "copy"])
-    assert args.func(args) == 1  # incomplete: missing and short classes
+    assert args.fn(args) == 1  # incomplete: missing and short classes
     out = capsys.readouterr().out
     assert "MISSING in train: n00000002" in out and "SHORT" in out
     args = parser.parse_args(["data", "synthetic", "--split", "easy", "--set", "num_train=6",
                               "--set", "num_test=2", "--set", "image_size=16",
                               "--cache-dir", str(tmp_path / "c"),
                               "--gallery", str(tmp_path / "g.png")])
-    assert args.func(args) == 0
+    assert args.fn(args) == 0
     assert (tmp_path / "g.png").exists() and "train 6, test 2" in capsys.readouterr().out
     assert os.listdir(tmp_path / "c" / "synthetic")

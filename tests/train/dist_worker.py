@@ -12,11 +12,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from helpers import tiny_config, tiny_data  # noqa: E402
 
 from scd_lab import dist  # noqa: E402
-from scd_lab.train import Trainer  # noqa: E402
+from scd_lab.run import build_run  # noqa: E402
 
 out_dir, method = Path(sys.argv[1]), sys.argv[2]
 cfg = tiny_config(method, ["train.knn_every=0", "train.snapshot_every=0"])
-trainer = Trainer(cfg, out_dir / "run", data=tiny_data())
+trainer = build_run(cfg, out_dir / "run", data=tiny_data())
 x1, x2 = trainer.views(0)
 out = trainer.model(x1, x2)
 out.loss.backward()

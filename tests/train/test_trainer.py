@@ -15,7 +15,9 @@ import torch
 import yaml
 
 from scd_lab.methods import available_methods
-from scd_lab.train import (CheckpointError, RunDir, Trainer, TrainingDiverged, load_checkpoint,
+from scd_lab.errors import RunError
+from scd_lab.run import build_run
+from scd_lab.train import (CheckpointError, RunDir, TrainingDiverged, load_checkpoint,
                            save_checkpoint)
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -32,7 +34,7 @@ def data():
 @pytest.mark.parametrize("method", available_methods())
 def test_two_steps_every_method(method, data, tmp_path):
     cfg = tiny_config(method, ["train.max_steps=2"])
-    tr = Trainer(cfg, tmp_path / "run", data=data)
+    tr = build_run(cfg, tmp_path / "run", data=data)
     before = {k: v.clone() for k, v in tr.method.state_dict().items()}
     summary = tr.fit()
     after = tr.method.state_dict()
@@ -45,7 +47,7 @@ def test_two_steps_every_method(method, data, tmp_path):
 
 def test_run_directory_schema(data, tmp_path):
     cfg = tiny_config("scd-byol", ["train.epochs=2"])
-    Trainer(cfg, tmp_path / "run", data=data).fit()
+    build_run(cfg, tmp_path / "run", data=data).fit()
     rd = RunDir(tmp_path / "run")
     assert yaml.safe_load(rd.config_path.read_text())["method"]["name"] == "scd-byol"
     assert rd.config().method.proj_dim == 32  # resolved config round-trips
@@ -80,9 +82,12 @@ def test_run_directory_schema(data, tmp_path):
 def test_refuses_to_overwrite_a_run(data, tmp_path):
     cfg = tiny_config("byol", ["train.max_steps=1", "train.knn_every=0",
                                "train.snapshot_every=0"])
-    Trainer(cfg, tmp_path / "run", data=data).fit()
-    with pytest.raises(FileExistsError, match="--resume"):
-        Trainer(cfg, tmp_path / "run", data=data)
+    build_run(cfg, tmp_path / "run", data=data).fit()
+    with pytest.raises(RunError, match="already holds a finished run; choose another --out"):
+        build_run(cfg, tmp_path / "run", data=data)
+    (tmp_path / "run" / "summary.json").unlink()  # as if it had been stopped
+    with pytest.raises(RunError, match="stopped run; continue it with `scd-lab train --resume"):
+        build_run(cfg, tmp_path / "run", data=data)
 
 
 def test_checkpoint_round_trip_and_bad_files(tmp_path):
@@ -133,7 +138,7 @@ def test_interrupted_atomic_write_keeps_previous(tmp_path, monkeypatch):
 
 def test_nan_guard_keeps_last_good_checkpoint(data, tmp_path, monkeypatch):
     cfg = tiny_config("byol", ["train.epochs=3", "train.knn_every=0", "train.snapshot_every=0"])
-    tr = Trainer(cfg, tmp_path / "run", data=data)
+    tr = build_run(cfg, tmp_path / "run", data=data)
     real = tr.model.forward
 
     def poisoned(x1, x2):
@@ -193,7 +198,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     for k in a:
         assert torch.equal(a[k], b[k]), k
     steps = [r["step"] for r in RunDir(tmp_path / "killed").metrics("train")]
-    assert steps == sorted(set(steps)) and steps[-1] == 24  # no duplicated records
+    assert steps == list(range(1, 25))  # every step's record once: no gap, no duplicate
 
 
 def _free_port():
@@ -225,7 +230,7 @@ def test_two_process_gloo_matches_one_process(method, tmp_path):
     # normalises over each process's half (what split BN simulates on one process)
     cfg = tiny_config(method, ["train.knn_every=0", "train.snapshot_every=0",
                                "train.batch_size=32"])
-    ref = Trainer(cfg, tmp_path / "ref", data=tiny_data())
+    ref = build_run(cfg, None, data=tiny_data())
     losses = [ref.model(r["x1"], r["x2"]).loss for r in (r0, r1)]
     (sum(losses) / 2).backward()
     for name, p in ref.method.named_parameters():
@@ -241,7 +246,7 @@ def test_eval_command_reproduces_the_runs_last_figures(tmp_path, monkeypatch):
     monkeypatch.setenv("SCD_LAB_CACHE", str(tmp_path / "cache"))
     cfg = tiny_config("scd-byol", ["train.max_steps=4", "data.num_train=64",
                                    "data.num_test=32", "data.num_classes=4"])
-    summary = Trainer(cfg, tmp_path / "run").fit()  # data built from the config
+    summary = build_run(cfg, tmp_path / "run").fit()  # data built from the config
     before = (tmp_path / "run" / "metrics.jsonl").read_text()
     out = evaluate_run(str(tmp_path / "run"))
     assert out["step"] == 4

@@ -1,0 +1,80 @@
+"""Named presets: whole recipes, one function each (``scd-lab presets`` lists them).
+
+``cpu`` is the CPU tier (every method runs on it); ``in100-r18`` the one-GPU ImageNet-100
+recipe; ``paper-*`` the paper's ImageNet recipes (ResNet-50, 224 px).
+"""
+from __future__ import annotations
+
+from .schema import BackboneConfig, Config, DataConfig, MethodConfig, OptimConfig, TrainConfig
+
+
+def _cpu() -> Config:
+    return Config(
+        preset="cpu",
+        backbone=BackboneConfig(arch="resnet_tiny", small_stem=True, widths=(16, 32, 64, 128),
+                                blocks=(1, 1, 1, 1), strides=(1, 2, 2, 1)),
+        method=MethodConfig(name="scd-byol", proj_hidden=1024, pred_hidden=1024, proj_dim=256,
+                            queue_size=4096),  # the queue must fit in 5,000 images
+        data=DataConfig(dataset="synthetic", image_size=64, crop_size=32, crop_scale_min=0.2),
+        optim=OptimConfig(optimizer="sgd", lr=0.4, weight_decay=1e-4, warmup_epochs=1.0),
+        train=TrainConfig(epochs=6, batch_size=64, probe_size=32, knn_bank_size=5000),
+    )
+
+
+def _in100_r18() -> Config:
+    # ImageNet-100, ResNet-18 at 96 px from a compact 112 px copy; the paper doubles the
+    # IN-1K learning rate on IN-100.
+    return Config(
+        preset="in100-r18",
+        backbone=BackboneConfig(arch="resnet18", small_stem=True),
+        method=MethodConfig(name="scd-byol"),
+        data=DataConfig(dataset="imagenet100", root="data/imagenet100", image_size=112,
+                        crop_size=96),
+        optim=OptimConfig(optimizer="sgd", lr=0.1 * 256 / 512, weight_decay=1e-4,
+                          warmup_epochs=5),
+        train=TrainConfig(epochs=200, batch_size=512, knn_every=5, snapshot_every=5),
+    )
+
+
+def _paper_scd_moco() -> Config:
+    return Config(
+        preset="paper-scd-moco-r50",
+        backbone=BackboneConfig(arch="resnet50"),
+        method=MethodConfig(name="scd-moco"),
+        data=DataConfig(dataset="folder", root="data/imagenet", image_size=256, crop_size=224),
+        optim=OptimConfig(optimizer="sgd", lr=0.06, lr_scaling="none", weight_decay=1e-4),
+        train=TrainConfig(epochs=200, batch_size=256, knn_every=10, snapshot_every=10),
+    )
+
+
+def _paper_scd_byol() -> Config:
+    return Config(
+        preset="paper-scd-byol-r50",
+        backbone=BackboneConfig(arch="resnet50"),
+        method=MethodConfig(name="scd-byol"),
+        data=DataConfig(dataset="folder", root="data/imagenet", image_size=256, crop_size=224),
+        optim=OptimConfig(optimizer="sgd", lr=0.05, lr_scaling="none", weight_decay=1e-4),
+        train=TrainConfig(epochs=200, batch_size=512, knn_every=10, snapshot_every=10),
+    )
+
+
+def _lewel_paper() -> Config:
+    return Config(
+        preset="paper-lewel-byol-r50",
+        backbone=BackboneConfig(arch="resnet50"),
+        method=MethodConfig(name="lewel-byol", base_momentum=0.98),
+        data=DataConfig(dataset="folder", root="data/imagenet", image_size=256, crop_size=224,
+                        crop_scale_min=0.2),
+        optim=OptimConfig(optimizer="lars", lr=3.6, lr_scaling="none", weight_decay=1.5e-6,
+                          warmup_epochs=10),
+        train=TrainConfig(epochs=200, batch_size=1024, knn_every=10, snapshot_every=10),
+    )
+
+
+PRESETS = {
+    "cpu": _cpu,
+    "in100-r18": _in100_r18,
+    "paper-scd-moco-r50": _paper_scd_moco,
+    "paper-scd-byol-r50": _paper_scd_byol,
+    "paper-lewel-byol-r50": _lewel_paper,
+}
