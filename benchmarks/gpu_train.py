@@ -9,14 +9,13 @@ by timing the augmentation alone, synchronised, over the same steps).
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 
 import torch
 
 from scd_lab.config import apply_overrides, get_preset
 from scd_lab.data.arrays import ImageArray
-from scd_lab.train import Trainer
+from scd_lab.run import build_run
 
 
 def main() -> None:
@@ -41,28 +40,27 @@ def main() -> None:
         f"train.batch_size={args.batch}", f"train.max_steps={args.steps}",
         "train.knn_every=0", "train.snapshot_every=0", "train.progress=false",
         f"train.compile={str(args.compile).lower()}", "train.log_every=10"])
-    with tempfile.TemporaryDirectory() as tmp:
-        tr = Trainer(cfg, f"{tmp}/run", data=(train, test))
-        print(f"device {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'}; data on {tr.data_device}; "
-              f"{n} images of 112 px = {images.numel() / 2**30:.2f} GiB; method {args.method}, "
-              f"batch {args.batch}, bf16 autocast, channels_last {tr.channels_last}, "
-              f"compile {args.compile}", flush=True)
-        warm = 10
-        for s in range(warm):  # warm-up (cudnn autotune, compile)
-            tr.train_step(*tr.views(s), s)
-        sync()
-        torch.cuda.reset_peak_memory_stats() if dev.type == "cuda" else None
-        t0 = time.perf_counter()
-        for s in range(warm, args.steps):
-            tr.train_step(*tr.views(s), s)
-        sync()
-        step_s = (time.perf_counter() - t0) / (args.steps - warm)
-        t0 = time.perf_counter()
-        for s in range(warm, args.steps):
-            tr.views(s)
-        sync()
-        aug_s = (time.perf_counter() - t0) / (args.steps - warm)
-        mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else float("nan")
+    tr = build_run(cfg, None, data=(train, test))
+    print(f"device {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'}; data on {tr.data_device}; "
+          f"{n} images of 112 px = {images.numel() / 2**30:.2f} GiB; method {args.method}, "
+          f"batch {args.batch}, bf16 autocast, channels_last {tr.channels_last}, "
+          f"compile {args.compile}", flush=True)
+    warm = 10
+    for s in range(warm):  # warm-up (cudnn autotune, compile)
+        tr.train_step(*tr.views(s), s)
+    sync()
+    torch.cuda.reset_peak_memory_stats() if dev.type == "cuda" else None
+    t0 = time.perf_counter()
+    for s in range(warm, args.steps):
+        tr.train_step(*tr.views(s), s)
+    sync()
+    step_s = (time.perf_counter() - t0) / (args.steps - warm)
+    t0 = time.perf_counter()
+    for s in range(warm, args.steps):
+        tr.views(s)
+    sync()
+    aug_s = (time.perf_counter() - t0) / (args.steps - warm)
+    mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else float("nan")
     print(f"RESULT method={args.method} batch={args.batch} compile={args.compile}: "
           f"{args.batch / step_s:.0f} images/s ({step_s * 1e3:.1f} ms/step), "
           f"augmentation {aug_s * 1e3:.1f} ms/step = {100 * aug_s / step_s:.1f}% of the step, "

@@ -16,9 +16,8 @@ import argparse
 import torch
 
 from scd_lab.eval.saliency_metrics import minmax_normalize, per_image_aurocs
-from scd_lab.train.callbacks import SaliencyMonitor
-from scd_lab.train.trainer import Trainer
-from scd_lab.viz import default_map_name
+from scd_lab.methods import default_map_name
+from scd_lab.run import load_run
 
 
 def main() -> None:
@@ -27,18 +26,18 @@ def main() -> None:
     ap.add_argument("run_dir")
     ap.add_argument("--map", default=None, help="map name (default: the method's own map)")
     args = ap.parse_args()
-    trainer = Trainer(None, args.run_dir, resume=True)
-    held = trainer.saliency_eval
+    run = load_run(args.run_dir)
+    held = run.monitor_sets()["held"]
     if held is None or held.masks is None:
         raise SystemExit(f"{args.run_dir}: its dataset has no masks; nothing to measure")
-    maps = SaliencyMonitor().maps_of(trainer, held.images)
-    name = args.map or default_map_name(trainer.cfg.method.name)
+    maps = run.maps(held.images)
+    name = args.map or default_map_name(run.cfg.method.name)
     if name not in maps:
         raise SystemExit(f"no map {name!r} in this run; it has {sorted(maps)}")
     auc = per_image_aurocs(minmax_normalize(maps[name]), held.masks)  # (N,), NaN: empty mask
     keep = ~auc.isnan()
     auc, labels = auc[keep], held.labels[keep]
-    print(f"{args.run_dir}: map {name}, step {int(trainer.ckpt['step'])}, {len(auc)} held-out "
+    print(f"{args.run_dir}: map {name}, step {run.step}, {len(auc)} held-out "
           f"images, mean per-image AUROC {auc.mean():.3f}\n")
     print("| class | images | mean AUROC | marks the object | polarity per image |")
     print("|---|---|---|---|---|")

@@ -14,10 +14,10 @@ import argparse
 import torch
 
 from scd_lab.eval.map_ceiling import feature_maps, supervised_map_ceiling
+from scd_lab.methods import default_map_name
 from scd_lab.models.backbone import backbone_from_config
+from scd_lab.run import load_run
 from scd_lab.train import RunDir
-from scd_lab.train.trainer import Trainer
-from scd_lab.viz import default_map_name
 
 
 def main() -> None:
@@ -30,20 +30,20 @@ def main() -> None:
     print("| run | own map | own map AUROC end | supervised map on its features: train / "
           "held-out | on an untrained network: train / held-out |\n|---|---|---|---|---|")
     for run in args.runs:
-        trainer = Trainer(None, run, resume=True)
-        train, held = trainer.train_data.subset(torch.arange(args.n)), trainer.saliency_eval
+        loaded = load_run(run)
+        train, held = loaded.train.subset(torch.arange(args.n)), loaded.monitor_sets()["held"]
         if held is None:
             raise SystemExit(f"{run}: its dataset has no masks")
         res = []
-        torch.manual_seed(trainer.cfg.train.seed)
-        untrained = backbone_from_config(trainer.cfg.backbone).to(trainer.device)
-        for enc in (trainer.method.encoder, untrained):
-            f_tr = feature_maps(enc, train.images, trainer.eval_input)
-            f_te = feature_maps(enc, held.images, trainer.eval_input)
+        torch.manual_seed(loaded.cfg.train.seed)
+        untrained = backbone_from_config(loaded.cfg.backbone).to(loaded.device)
+        for enc in (loaded.method.encoder, untrained):
+            f_tr = feature_maps(enc, train.images, loaded.eval_input)
+            f_te = feature_maps(enc, held.images, loaded.eval_input)
             res.append(supervised_map_ceiling(f_tr, train.masks, f_te, held.masks,
                                               steps=args.steps))
         last = RunDir(run).metrics("saliency")[-1]
-        name = default_map_name(trainer.cfg.method.name)
+        name = default_map_name(loaded.cfg.method.name)
         print(f"| {run} | {name} | {last[f'{name}/auroc']:.3f} | "
               f"{res[0]['train_auroc']:.3f} / {res[0]['test_auroc']:.3f} | "
               f"{res[1]['train_auroc']:.3f} / {res[1]['test_auroc']:.3f} |", flush=True)

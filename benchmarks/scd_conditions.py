@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 
 from scd_lab.config import apply_overrides, get_preset
-from scd_lab.train import RunDir, Trainer
-from scd_lab.viz import default_map_name
+from scd_lab.methods import default_map_name
+from scd_lab.run import build_data, ensure_run
+from scd_lab.train import RunDir
 
 DEFAULT_VARIANTS = [
     "base:",
@@ -61,8 +62,6 @@ def main() -> None:
                     help="override applied to every variant")
     ap.add_argument("--variant", action="append", help="LABEL:key=value,key=value")
     args = ap.parse_args()
-    from scd_lab.train.trainer import build_data
-
     out = Path(args.out)
     rows, cache = [], {}
     for spec in args.variant or DEFAULT_VARIANTS:
@@ -77,8 +76,8 @@ def main() -> None:
         if not (run / "summary.json").is_file():
             t0 = time.time()
             try:
-                Trainer(apply_overrides(cfg, ["train.progress=false"]), run,
-                        data=cache[key]).fit()
+                ensure_run(apply_overrides(cfg, ["train.progress=false"]), run,
+                           data=cache[key])
             except Exception as exc:  # report and go on with the next variant
                 print(f"[{label}] failed: {type(exc).__name__}: {exc}", flush=True)
                 continue

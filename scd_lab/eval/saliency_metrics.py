@@ -215,3 +215,55 @@ def map_reports(maps: dict[str, Tensor], masks: Tensor) -> dict[str, float]:
         rep["shortcut_ratio"] = rep["mean_map_std"] / max(rep["spatial_std"], 1e-12)
         out.update({f"{name}/{k}": v for k, v in rep.items()})
     return out
+
+
+def pointing_game(maps: Tensor, masks: Tensor) -> float:
+    """Fraction of images whose map peaks on the object (Zhang et al.'s pointing game).
+
+    Each map is upsampled bilinearly to its mask's size (as in :func:`auroc`); its argmax
+    pixel is a hit when the mask is 1 there. Ties go to the first maximum in row-major order
+    (``torch.argmax``), so a constant map points at the top-left pixel. Images whose mask is
+    empty are skipped (there is nothing to point at); a full mask is always a hit.
+
+    Args:
+        maps: (B, h, w), higher = more "foreground".
+        masks: (B, H, W) in {0, 1}.
+
+    Returns:
+        hits / images with a non-empty mask, in [0, 1]; 0.0 when every mask is empty.
+    """
+    maps, masks = _prepare(maps, masks)  # (B, H, W) float, (B, H, W) bool
+    keep = masks.flatten(1).any(1)  # (B,)
+    if not bool(keep.any()):
+        return 0.0
+    flat_maps, flat_masks = maps.flatten(1)[keep], masks.flatten(1)[keep]  # (B', H*W)
+    peak = flat_maps.argmax(1, keepdim=True)  # (B', 1)
+    hits = flat_masks.gather(1, peak)[:, 0]  # (B',) bool
+    return float(hits.double().mean())
+
+
+def centre_prior(n: int, h: int, w: int, sigma: float = 0.25, device=None,
+                 dtype: torch.dtype = torch.float32) -> Tensor:
+    """A Gaussian centred on the image: the "object is in the middle" baseline map.
+
+    Value at pixel (i, j), with coordinates of pixel centres as fractions of the side,
+    y = (i + 0.5) / h - 0.5 and x = (j + 0.5) / w - 0.5:
+    ``exp(-(x^2 + y^2) / (2 sigma^2))``. Its maximum (1 for odd sides) is at the centre; it is
+    symmetric under flips. Scoring it with :func:`saliency_report` or :func:`pointing_game`
+    gives the figure a map must beat to show it uses the image rather than a centre bias.
+
+    Args:
+        n: number of copies (the batch size B).
+        h, w: map height and width.
+        sigma: standard deviation as a fraction of the side (0.25: a quarter of the image).
+        device, dtype: of the result.
+
+    Returns:
+        (n, h, w) map in (0, 1], identical for every image.
+    """
+    if sigma <= 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    y = (torch.arange(h, device=device, dtype=torch.float64) + 0.5) / h - 0.5  # (h,)
+    x = (torch.arange(w, device=device, dtype=torch.float64) + 0.5) / w - 0.5  # (w,)
+    g = torch.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / (2 * sigma ** 2))  # (h, w)
+    return g.to(dtype).expand(n, h, w).clone()

@@ -118,6 +118,9 @@ class Trainer:
         self._perm: tuple[int, torch.Tensor | None] = (-1, None)  # (epoch, its permutation)
 
         if self.world > 1 and t.sync_bn:
+            if self.device.type != "cuda":
+                raise ConfigError("train.sync_bn=true needs CUDA devices (SyncBatchNorm works "
+                                  "only on GPUs); set train.sync_bn=false on the CPU")
             method = nn.SyncBatchNorm.convert_sync_batchnorm(method)
         self.method = method.to(self.device)
         self.channels_last = (t.channels_last == "on"
