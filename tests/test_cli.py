@@ -62,12 +62,14 @@ def test_help_describes_every_verb_and_argument(tmp_path):
     assert "--epochs" in demo
 
 
+@pytest.mark.slow
 def test_presets_and_methods(tmp_path):
     assert "cpu" in scd_lab("presets", tmp_path=tmp_path, check=0).stdout
     names = scd_lab("methods", tmp_path=tmp_path, check=0).stdout.split()
     assert names == ["byol", "scd-byol", "moco", "scd-moco", "lewel-byol", "lewel-moco"]
 
 
+@pytest.mark.slow
 def test_data_synthetic_and_in100_as_users_call_them(tmp_path, fake_imagenet):
     proc = scd_lab("data", "synthetic", "--split", "easy", "--set", "num_train=6", "--set",
                    "num_test=2", "--set", "image_size=16", "--cache-dir", tmp_path / "c",
@@ -80,24 +82,31 @@ def test_data_synthetic_and_in100_as_users_call_them(tmp_path, fake_imagenet):
     assert "Traceback" not in proc.stderr
 
 
+SLOW = pytest.mark.slow  # each case starts Python and torch (2-3 s): the fast suite keeps three
+
+
 @pytest.mark.parametrize("args,words", [
     (["data", "synthetic", "--set", "clutterr=8"], ["clutterr", "clutter"]),
-    (["data", "synthetic", "--split", "nope"], ["nope", "default"]),
-    (["data", "in100", "--imagenet-root", "missing", "--out", "o"], ["missing", "train/"]),
+    pytest.param(["data", "synthetic", "--split", "nope"], ["nope", "default"], marks=SLOW),
+    pytest.param(["data", "in100", "--imagenet-root", "missing", "--out", "o"],
+                 ["missing", "train/"], marks=SLOW),
     (["train", "--set", "method.alpah=1"], ["method.alpah", "did you mean 'alpha'"]),
-    (["train", "--method", "simclr"], ["simclr", "byol"]),
-    (["train", "--preset", "gpu"], ["gpu", "cpu"]),
-    (["train", "--config", "nope.yaml"], ["nope.yaml", "does not exist"]),
-    (["train", "--set", "data.dataset=imagenet100", "--set", "data.root=nowhere"],
-     ["nowhere", "scd-lab data in100"]),
-    (["train", "--set", "train.batch_size=100000"], ["100000", "lower the batch size"]),
+    pytest.param(["train", "--method", "simclr"], ["simclr", "byol"], marks=SLOW),
+    pytest.param(["train", "--preset", "gpu"], ["gpu", "cpu"], marks=SLOW),
+    pytest.param(["train", "--config", "nope.yaml"], ["nope.yaml", "does not exist"],
+                 marks=SLOW),
+    pytest.param(["train", "--set", "data.dataset=imagenet100", "--set", "data.root=nowhere"],
+                 ["nowhere", "scd-lab data in100"], marks=SLOW),
+    pytest.param(["train", "--set", "train.batch_size=100000"],
+                 ["100000", "lower the batch size"], marks=SLOW),
     (["eval", "nowhere"], ["nowhere", "scd-lab train"]),
-    (["train", "--resume", "nowhere"], ["nowhere", "scd-lab train"]),
+    pytest.param(["train", "--resume", "nowhere"], ["nowhere", "scd-lab train"], marks=SLOW),
 ])
 def test_user_errors_are_one_line(tmp_path, args, words):
     one_line_error(scd_lab(*args, tmp_path=tmp_path), *words)
 
 
+@pytest.mark.slow
 def test_demo_rejects_an_unknown_method(tmp_path):
     proc = scd_lab("demo", "--methods", "byol,simclr", tmp_path=tmp_path)
     assert proc.returncode == 2 and "unknown method 'simclr'" in proc.stderr

@@ -1,10 +1,15 @@
-"""Evaluation: features and maps of a method, kNN, saliency metrics against masks, the
-supervised ceiling of a map, and the evaluation of a saved run."""
+"""Evaluation: features and maps of a method, kNN, the linear probe (GAP or foreground-pooled
+features), semi-supervised fine-tuning, saliency metrics against masks, Grad-CAM
+(``attribution``), weights for torchvision and Detectron2 (``export``), the supervised ceiling
+of a map, and the evaluation of a saved run."""
 from .features import embed, eval_mode, method_maps
 from .knn import knn_accuracy, knn_predict
-from .saliency_metrics import (auroc, best_threshold_iou, iou_at, map_reports, per_image_aurocs,
-                               saliency_report, upsample_maps)
+from .linear import features_for, linear_probe
+from .saliency_metrics import (auroc, best_threshold_iou, centre_prior, iou_at, map_reports,
+                               per_image_aurocs, pointing_game, saliency_report, upsample_maps)
+from .semi import finetune, label_subset
 
 __all__ = ["embed", "eval_mode", "method_maps", "knn_accuracy", "knn_predict", "auroc",
            "best_threshold_iou", "iou_at", "map_reports", "per_image_aurocs",
-           "saliency_report", "upsample_maps"]
+           "saliency_report", "upsample_maps", "pointing_game", "centre_prior",
+           "features_for", "linear_probe", "label_subset", "finetune"]
