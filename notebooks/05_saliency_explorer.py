@@ -1,0 +1,107 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Saliency explorer: scrub through training, run beside run
+#
+# **What it teaches.** How the saliency maps of SCD (`scd_fg`), LEWEL (`lewel_maxvar`) and the
+# plain channel-sum map of any backbone (`channel_sum`) change while a network trains, on the
+# same probe images, and how to read them against the numbers: the AUROC and best IoU that the
+# saliency monitor measured on held-out masks at each snapshot. You will see maps that find the
+# object, maps that collapse to a constant, and maps whose polarity is *inverted* (AUROC < 0.5:
+# `1 − map` marks the object better; the explorer marks them "▼ inverted").
+#
+# **Prerequisites.** Notebook 01 (what a run directory holds). Runs to look at: the reference
+# runs shipped under `data/reference_runs/`, your own (`scd-lab train`, `scd-lab demo`), or, with
+# `SMOKE = True`, two tiny runs trained here. Any run directories with snapshots work; runs shown
+# together must share their probe images (same dataset, `data.seed` and `train.probe_size`).
+#
+# **Controls.** ▶ plays the epochs; the slider picks one; the image picker, the opacity and the
+# mask outline apply to every run; each run has its own map picker and a *flip polarity*
+# checkbox. **Refresh** re-reads the snapshots of a run that is still training.
+#
+# | runs | what you need | time to first picture | what to expect |
+# |---|---|---|---|
+# | `SMOKE = True` | nothing | about 1 min (2 tiny runs, CPU) | noisy maps; AUROC near 0.5 |
+# | reference runs (`RUNS = None`) | `data/reference_runs/` | seconds | `scd_fg` above the channel-sum map by the last epoch; LEWEL's map may be inverted |
+# | your `scd-lab demo` (CPU tier) | ~20 min of training | seconds once trained | as the reference runs |
+# | GPU tier runs | a GPU run directory | seconds | sharper maps, AUROC well above 0.5 |
+#
+# The explorer reads each snapshot once and caches every overlay it has drawn: moving a slider
+# back to an epoch you have seen costs under a millisecond.
+
+# %% tags=["parameters"]
+SMOKE = False  # True: train two tiny runs here (about a minute) instead of the reference runs
+RUNS = None    # None: data/reference_runs (or the smoke runs); or {"label": "path/to/run", ...}
+
+# %%
+from scd_lab.viz import Explorer, epoch_grid, reference_runs, saliency_grid, smoke_runs
+from scd_lab.train import RunDir
+
+if RUNS is None:
+    # tiny runs go to runs_root()/nb05-smoke-<method>; a finished one is reused
+    RUNS = smoke_runs(("scd-byol", "lewel-byol")) if SMOKE else reference_runs()
+if not RUNS:
+    raise FileNotFoundError("no runs: data/reference_runs/ is empty; set SMOKE = True, or set RUNS to "
+                     "run directories made with `scd-lab demo`")
+for label, path in RUNS.items():
+    print(f"{label:>12}: {path}")
+
+# %% [markdown]
+# ## The explorer
+#
+# Start with the last epoch: which maps find the object (cyan outline)? Then press ▶ and watch
+# when each map starts to. The small plot under each run is its AUROC (blue) and best IoU
+# (green) over training; the red line is the epoch shown.
+
+# %%
+explorer = Explorer(RUNS, images=8)
+explorer
+
+# %% [markdown]
+# ## A static grid for a report
+#
+# The same maps at the last epoch, as a figure (`save_figure(fig, "path/stem")` writes a PNG
+# and a PDF). Each row names the run, the map and its AUROC.
+
+# %%
+fig = saliency_grid(RUNS, images=6)
+
+# %%
+fig = epoch_grid(RUNS, image=explorer.state.image, epochs=5)
+
+# %% [markdown]
+# ## Summary: the numbers behind the pictures
+
+# %%
+for view in explorer.model.views:
+    name = view.default_map
+    curve = view.curve(name, "auroc")
+    first, last = (curve[0][1], curve[-1][1]) if curve else (float("nan"), float("nan"))
+    flag = "  ▼ inverted" if last < 0.5 else ""
+    print(f"{view.label:>12} {name:>13}: AUROC {first:.3f} at epoch {view.epochs[0]:g} -> "
+          f"{last:.3f} at epoch {view.epochs[-1]:g}{flag}")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Pick the `channel_sum` map for every run. Is SCD's own map (`scd_fg`) better than the
+#    channel sum of the *same* backbone at the last epoch? At epoch 0?
+# 2. Find an image where a map marked "▼ inverted" looks right after *flip polarity*. What does
+#    an AUROC of 0.35 mean for `1 − map`?
+# 3. Find the epoch where `scd_fg` first beats 0.5 AUROC. Does the picture change at the same
+#    time as the number?
+# 4. Start a run in a terminal (`scd-lab train --method scd-byol --out runs/live`), open it here
+#    with `Explorer({"live": "runs/live"})`, and press Refresh after each epoch.
+# 5. Export the runs to TensorBoard (`scd-lab export-tb RUN... --out runs/tb`) and scrub the
+#    Images tab with its step slider.
