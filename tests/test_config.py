@@ -240,3 +240,23 @@ def test_choices_cover_every_choice_field_default():
     for path, allowed in CHOICES.items():
         section, key = path.split(".")
         assert getattr(getattr(cfg, section), key) in allowed, path
+
+
+def test_each_name_is_written_once():
+    import dataclasses
+
+    from scd_lab.config import (AUGMENT_FOR, DATASETS, SYNTHETIC_KNOBS, DataConfig, base_method,
+                                plugin)
+    from scd_lab.data import DATASETS as DATA_DATASETS
+    from scd_lab.data.synthetic import SyntheticSpec
+    from scd_lab.methods import BASES, PLUGINS, available_methods, default_map_name
+
+    data_fields = {f.name for f in dataclasses.fields(DataConfig)}
+    spec_fields = {f.name for f in dataclasses.fields(SyntheticSpec)}
+    assert set(SYNTHETIC_KNOBS) == (data_fields & spec_fields) - {"image_size", "seed"}
+    assert DATA_DATASETS is DATASETS  # the data package looks the names up, never copies them
+    for name in available_methods():  # every name is [plug-in-]base, each part registered
+        assert base_method(name) in BASES and (plugin(name) is None or plugin(name) in PLUGINS)
+        assert AUGMENT_FOR[name] == base_method(name)
+    assert [default_map_name(n) for n in ("byol", "scd-moco", "lewel-byol")] == \
+        ["channel_sum", "scd_fg", "lewel_maxvar"]

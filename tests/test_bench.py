@@ -1,0 +1,120 @@
+"""scd_lab.bench: the hot path makes no host synchronisation (counted, not timed), and the
+benchmark runs end to end on a tiny config."""
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+import torch
+
+from scd_lab import bench
+from scd_lab._malloc import tune_malloc
+
+TINY = ["backbone.widths=[8, 16, 16, 32]", "method.proj_hidden=64", "method.pred_hidden=64",
+        "method.proj_dim=32", "method.queue_size=64"]
+
+# Python-level conversions that copy a tensor's value to the host (a sync on CUDA).
+CONVERSIONS = ("item", "tolist", "__bool__", "__int__", "__float__", "__index__", "numpy",
+               "__array__")
+
+
+@contextlib.contextmanager
+def counted_conversions(counts: dict):
+    saved = {name: getattr(torch.Tensor, name) for name in CONVERSIONS}
+
+    def wrap(name, fn):
+        def counted(self, *a, **k):
+            counts[name] = counts.get(name, 0) + 1
+            return fn(self, *a, **k)
+        return counted
+
+    try:
+        for name, fn in saved.items():
+            setattr(torch.Tensor, name, wrap(name, fn))
+        yield counts
+    finally:
+        for name, fn in saved.items():
+            setattr(torch.Tensor, name, fn)
+
+
+def _trainer(method):
+    return bench.build_trainer(method, size=16, batch=16, overrides=TINY + ["train.log_every=5"])
+
+
+@pytest.mark.parametrize("method", ["scd-moco", "scd-byol"])
+def test_hot_path_makes_no_host_sync(method):
+    tr = _trainer(method)
+    tr.train_step(*tr.views(0), 0)  # first step: lazy state (NaN record, optimizer buffers)
+    counts: dict = {}
+    with counted_conversions(counts):
+        for step in (1, 2):  # non-logging steps
+            tr.train_step(*tr.views(step), step)
+    assert counts == {}, f"host conversions on the hot path of {method}: {counts}"
+    tr.check_finite()  # the deferred NaN check: one conversion, here, not per step
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA only")
+def test_hot_path_no_cuda_sync():
+    tr = bench.build_trainer("scd-moco", size=16, batch=16, overrides=TINY, device="cuda")
+    tr.train_step(*tr.views(0), 0)
+    x1, x2 = tr.views(1)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        tr.train_step(x1, x2, 1)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+def test_nan_is_caught_at_the_check():
+    tr = _trainer("byol")
+    real = tr.model.forward
+
+    def poisoned(x1, x2):
+        out = real(x1, x2)
+        out.loss = out.loss * float("nan")
+        return out
+
+    tr.model.forward = poisoned
+    tr.train_step(*tr.views(0), 0)  # recorded, not raised
+    from scd_lab.train import TrainingDiverged
+    with pytest.raises(TrainingDiverged, match="at step 0"):
+        tr.check_finite(3)
+
+
+def test_bench_end_to_end(tmp_path):
+    res = bench.run_bench(["byol", "scd-moco"], size=16, batch=16, rounds=2, warmup=1,
+                          overrides=TINY, memory="process", lightly=False)
+    assert set(res["methods"]) == {"byol", "scd-moco"}
+    r = res["methods"]["scd-moco"]
+    assert r["images_per_s"] > 0 and r["flops_per_image"] > 0
+    assert set(r["phases_s"]) == set(bench.PHASES)
+    assert r["step_s"]["n"] == 2
+    json.dumps(res)  # JSON-able
+    md = bench.format_markdown(res)
+    assert "| scd-moco |" in md and "n/a" in md  # no peak fraction on the CPU
+
+
+def test_bench_ratios_and_cli(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SCD_LAB_MALLOC", "0")  # main() would tune this test process
+    out = tmp_path / "b.json"
+    assert bench.main(["--methods", "byol,scd-byol", "--size", "16", "--batch", "16",
+                       "--rounds", "2", "--warmup", "0", "--memory", "off", "--quiet",
+                       "--json", str(out), *sum((["--set", s] for s in TINY), [])]) == 0
+    res = json.loads(out.read_text())
+    (ratio,) = res["ratios"]
+    assert (ratio["method"], ratio["base"]) == ("scd-byol", "byol")
+    assert ratio["step"]["median"] > 0
+    assert "scd-byol / byol" in capsys.readouterr().out
+
+
+def test_malloc_opt_out_and_respect():
+    assert tune_malloc({"SCD_LAB_MALLOC": "0"}) == {}
+    env = {"MALLOC_ARENA_MAX": "2"}
+    assert tune_malloc(env) == {} and env == {"MALLOC_ARENA_MAX": "2"}
+    env = {}
+    applied = tune_malloc(env)
+    if applied:  # glibc
+        assert env["MALLOC_MMAP_THRESHOLD_"] == str(applied["MALLOC_MMAP_THRESHOLD_"])
+        assert tune_malloc(env) == {}  # once

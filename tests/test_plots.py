@@ -1,0 +1,41 @@
+"""The static saliency figure: every row names its run and map, the epoch (epochs completed,
+as everywhere else), the map's AUROC, a mark on inverted maps, and a colour bar."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from scd_lab.run import build_run, load_run  # noqa: E402
+from scd_lab.viz import plot_saliency_evolution  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent / "train"))
+from helpers import tiny_config, tiny_data  # noqa: E402
+
+
+def test_rows_name_run_map_epoch_auroc_and_polarity(tmp_path):
+    data = tiny_data()
+    for name in ("scd-byol", "lewel-byol"):
+        build_run(tiny_config(name, ["train.epochs=1"]), tmp_path / name, data=data).fit()
+    # make the last saliency record of the SCD run say "inverted"
+    metrics = tmp_path / "scd-byol" / "metrics.jsonl"
+    recs = [json.loads(line) for line in metrics.read_text().splitlines()]
+    last = [r for r in recs if r["kind"] == "saliency"][-1]
+    last["scd_fg/auroc"] = 0.3
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    fig = plot_saliency_evolution({n: str(tmp_path / n) for n in ("scd-byol", "lewel-byol")},
+                                  n_images=4, n_snapshots=2)
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert labels[:2] == ["image", "mask"]
+    assert "scd-byol\nscd_fg\nepoch 1\nAUROC 0.30\n(inverted)" in labels
+    assert any(lab.startswith("scd-byol\nchannel_sum\nepoch 1\nAUROC") for lab in labels)
+    assert any(lab.startswith("lewel-byol\nchannel_sum\nepoch 1\nAUROC") for lab in labels)
+    assert any(lab.startswith("lewel-byol\nlewel_maxvar\nepoch 0\nAUROC") for lab in labels)
+    inverted = next(ax for ax in fig.axes if "(inverted)" in ax.get_ylabel())
+    assert inverted.yaxis.label.get_color() == "tab:red"
+    assert len(fig.axes) == len(labels) * 4 + 1  # every panel, and one colour bar
+    assert load_run(tmp_path / "scd-byol", with_data=False).epoch == 1.0  # the same epoch
