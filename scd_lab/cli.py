@@ -6,7 +6,6 @@ names the problem and the fix, and exits with status 2; nothing already written 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .config import PRESETS, apply_overrides, get_preset, load_yaml
@@ -52,12 +51,6 @@ def cmd_demo(args) -> int:
     from .demo import run_demo
     run_demo(out=args.out, epochs=args.epochs, budget_min=args.budget_min,
              methods=[m for m in args.methods.split(",") if m], overrides=args.set or [])
-    return 0
-
-
-def cmd_eval(args) -> int:
-    from .eval.run_eval import evaluate_run
-    print(json.dumps(evaluate_run(args.run_dir), indent=2))
     return 0
 
 
@@ -115,11 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a field of the cpu preset for every method (repeatable)")
     d.set_defaults(fn=cmd_demo)
 
-    e = sub.add_parser("eval", help="kNN and saliency metrics of a run's last checkpoint")
-    e.add_argument("run_dir", metavar="RUN_DIR",
-                   help="a run directory written by `scd-lab train` or the demo (it needs "
-                        "checkpoints/last.pt); prints JSON and writes nothing")
-    e.set_defaults(fn=cmd_eval)
+    from .eval.cli import register as register_eval
+    register_eval(sub)
 
     sub.add_parser("presets", help="list the config presets").set_defaults(fn=cmd_presets)
     sub.add_parser("methods", help="list the methods").set_defaults(fn=cmd_methods)

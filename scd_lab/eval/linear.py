@@ -20,6 +20,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from .features import embed, eval_mode
 
@@ -80,7 +81,7 @@ def _accuracy(layer: nn.Linear, x: Tensor, y: Tensor, batch: int = 4096) -> floa
 def linear_probe(train_feats: Tensor, train_labels: Tensor, test_feats: Tensor,
                  test_labels: Tensor, epochs: int = 100, lr: float = 0.1, batch: int = 256,
                  weight_decay: float = 0.0, seed: int = 0, momentum: float = 0.9,
-                 num_classes: int | None = None) -> dict:
+                 num_classes: int | None = None, progress: bool = False) -> dict:
     """Fit a linear softmax classifier on cached features; top-1 accuracy on train and test.
 
     The features are standardised with the training set's per-dimension mean and std (the
@@ -101,6 +102,7 @@ def linear_probe(train_feats: Tensor, train_labels: Tensor, test_feats: Tensor,
         seed: seed of the shuffling.
         momentum: SGD momentum.
         num_classes: number of classes (default: 1 + the largest label seen).
+        progress: show a tqdm bar over the epochs (on a terminal only).
 
     Returns:
         dict with ``train_acc`` and ``test_acc`` (floats in [0, 1]; NaN for an empty set),
@@ -140,7 +142,8 @@ def linear_probe(train_feats: Tensor, train_labels: Tensor, test_feats: Tensor,
     g = torch.Generator().manual_seed(seed)
     final_loss = float("nan")
     with torch.enable_grad():
-        for _ in range(epochs):
+        for _ in tqdm(range(epochs), desc="linear probe", unit="epoch", leave=False,
+                      disable=True if not progress else None):
             perm = torch.randperm(n, generator=g).to(device)
             running = torch.zeros((), device=device)
             for idx in perm.split(batch):

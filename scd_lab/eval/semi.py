@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from ..methods.base import gap
 
@@ -120,7 +121,8 @@ def finetune(trunk: nn.Module, train_images: Tensor, train_labels: Tensor, test_
              momentum: float = 0.9, weight_decay: float = 0.0, seed: int = 0,
              transform: Callable[[Tensor], Tensor] | None = None,
              train_transform: Callable[[Tensor], Tensor] | None = None,
-             device: str | torch.device | None = None, precise_bn: bool = False) -> dict:
+             device: str | torch.device | None = None, precise_bn: bool = False,
+             progress: bool = False) -> dict:
     """Fine-tune a copy of ``trunk`` plus a new linear head on (few) labelled images.
 
     The trunk is deep-copied (the original is left untouched, also its BN statistics); the
@@ -152,6 +154,7 @@ def finetune(trunk: nn.Module, train_images: Tensor, train_labels: Tensor, test_
             exact average over one pass of the labelled images (``transform``, no gradient).
             After few steps BN's exponential running averages still lag the trained weights
             and the eval-mode accuracy suffers; off by default (the usual protocol).
+        progress: show a tqdm bar over the epochs (on a terminal only).
 
     Returns:
         dict with ``test_acc`` (held-out top-1), ``train_acc`` (top-1 on the labelled images,
@@ -196,7 +199,8 @@ def finetune(trunk: nn.Module, train_images: Tensor, train_labels: Tensor, test_
         g = torch.Generator().manual_seed(seed)
         final_loss = float("nan")
         with torch.enable_grad():
-            for _ in range(epochs):
+            for _ in tqdm(range(epochs), desc="fine-tuning", unit="epoch", leave=False,
+                          disable=True if not progress else None):
                 running = torch.zeros((), device=device)
                 for idx in torch.randperm(n, generator=g).split(batch):
                     x = train_transform(train_images[idx].to(device))

@@ -1,0 +1,269 @@
+"""One table (Markdown and CSV) and the training curves of several runs: ``scd-lab eval report``.
+
+    rows = report_table(["runs/byol", "runs/scd-byol"])      # list of dicts, one per run
+    write_table(rows, "out/report")                          # out/report.md, out/report.csv
+    plot_curves(["runs/byol", "runs/scd-byol"], "out/report_curves.png")   # seaborn
+
+Each figure comes from ``RUN/eval/*.json`` when an evaluation wrote it, else it is computed
+now (and stored there) unless ``compute=False``, in which case the last monitor records of
+``metrics.jsonl`` are used where they exist (kNN, AUROC, best IoU) and the rest stays empty.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+from ..errors import RunError
+from .protocols import EvalError, evaluate_saliency, knn_eval, linear_eval, subject
+
+MAP_COLUMNS = (("auroc", "AUROC"), ("best_iou", "best IoU"), ("pointing_game", "pointing"))
+MAP_ORDER = ("scd_fg", "lewel_maxvar", "channel_sum", "gradcam", "centre_prior")
+
+
+def _labels(run_dirs) -> list[str]:
+    """Folder names, or longer paths where two runs share a name."""
+    paths = [Path(p) for p in run_dirs]
+    names = [p.name for p in paths]
+    return [str(p) if names.count(p.name) > 1 else p.name for p in paths]
+
+
+def _read(path: Path):
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except json.JSONDecodeError:
+        return None
+
+
+def _last(records: list[dict], key: str):
+    vals = [r[key] for r in records if isinstance(r.get(key), (int, float))]
+    return vals[-1] if vals else None
+
+
+def run_row(run_dir, label: str | None = None, compute: bool = True,
+            progress: bool = False) -> dict:
+    """The report's figures of one run (see module docstring); keys are column names."""
+    from ..train.rundir import RunDir
+    rd = RunDir(run_dir)
+    cfg = rd.config()  # RunError when there is no run
+    ev = rd.path / "eval"
+    summary = _read(rd.path / "summary.json") or {}
+    records = rd.metrics()
+    loaded = {}
+
+    def run():
+        if "s" not in loaded:
+            loaded["s"] = subject(rd.path)
+        return loaded["s"]
+
+    d = cfg.data
+    epochs = summary.get("epochs", _last(records, "epoch"))
+    row = {"run": label or rd.path.name, "method": cfg.method.name,
+           "data": f"{d.dataset} {d.image_size}px", "epochs": epochs}
+    # kNN
+    knn = _read(ev / "knn.json")
+    if knn is None and compute:
+        knn = knn_eval(run(), progress=progress, save=True)
+    if knn is None:
+        recs = [r for r in records if r.get("kind") == "knn"]
+        knn = {"knn_top1_k200": _last(recs, "knn_top1_k200")}
+        if cfg.train.knn_k == 20:
+            knn["knn_top1_k20"] = _last(recs, "knn_top1")
+    row["kNN k=20"] = knn.get("knn_top1_k20")
+    row["kNN k=200"] = knn.get("knn_top1_k200")
+    # linear probes
+    for kind in ("gap", "fg"):
+        lin = _read(ev / f"linear_{kind}.json")
+        if lin is None and compute and (kind == "gap" or cfg.method.name.startswith("scd")):
+            lin = linear_eval(run(), kind, progress=progress)
+        row[f"linear {kind}"] = None if lin is None else lin.get("test_acc")
+    # saliency
+    sal = _read(ev / "saliency.json")
+    if sal is None and compute:
+        try:
+            sal = evaluate_saliency(run(), progress=progress)
+        except EvalError:  # no masks in this run's data
+            sal = None
+    if sal is not None:
+        maps = sal["metrics"]
+    else:
+        recs = [r for r in records if r.get("kind") == "saliency"]
+        names = {k.split("/")[0] for r in recs for k in r if "/" in k}
+        maps = {n: {"auroc": _last(recs, f"{n}/auroc"), "best_iou": _last(recs, f"{n}/best_iou")}
+                for n in names}
+    for name, figs in maps.items():
+        for key, title in MAP_COLUMNS:
+            row[f"{name} {title}"] = figs.get(key)
+    # cost
+    wall, ep = summary.get("wall_s"), summary.get("epochs")
+    row["s/epoch"] = wall / ep if wall and ep else None
+    mem = [r["max_mem_gb"] for r in records if isinstance(r.get("max_mem_gb"), (int, float))]
+    row["peak mem GB"] = max(mem) if mem else None
+    return row
+
+
+def report_table(run_dirs, compute: bool = True, progress: bool = False) -> list[dict]:
+    """One row per run (``run_row``), every row with the same columns in the same order."""
+    if not run_dirs:
+        raise EvalError("give at least one run directory")
+    for p in run_dirs:
+        if not (Path(p) / "config.yaml").is_file():
+            raise RunError(f"{str(p)!r} holds no run (no config.yaml); pass run directories "
+                           "written by `scd-lab train` or the demo")
+    rows = [run_row(p, label, compute, progress) for p, label in zip(run_dirs, _labels(run_dirs))]
+    return _aligned(rows)
+
+
+def _aligned(rows: list[dict]) -> list[dict]:
+    head = ["run", "method", "data", "epochs", "kNN k=20", "kNN k=200", "linear gap",
+            "linear fg"]
+    maps = {k[:-len(t) - 1] for r in rows for k in r for _, t in MAP_COLUMNS
+            if k.endswith(" " + t)}
+    order = [m for m in MAP_ORDER if m in maps] + sorted(maps - set(MAP_ORDER))
+    cols = head + [f"{m} {t}" for m in order for _, t in MAP_COLUMNS] + ["s/epoch",
+                                                                          "peak mem GB"]
+    return [{c: r.get(c) for c in cols} for r in rows]
+
+
+def _cell(v, md: bool) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–" if md else ""
+    if isinstance(v, float):
+        return f"{v:.3f}" if md else f"{v:.6g}"
+    return str(v)
+
+
+def table_markdown(rows: list[dict]) -> str:
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_cell(r[c], True) for c in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def table_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(list(rows[0]))
+    w.writerows([[_cell(r[c], False) for c in rows[0]] for r in rows])
+    return buf.getvalue()
+
+
+def write_table(rows: list[dict], stem) -> tuple[Path, Path]:
+    """``stem.md`` and ``stem.csv`` of rows (dicts with the same keys)."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    md, cs = stem.with_suffix(".md"), stem.with_suffix(".csv")
+    md.write_text(table_markdown(rows))
+    cs.write_text(table_csv(rows))
+    return md, cs
+
+
+def curves(run_dirs) -> tuple[list[dict], list[dict]]:
+    """Long-form records of the monitors: kNN ({run, epoch, k, top1}) and map AUROC ({run,
+    epoch, map, auroc}), from each run's ``metrics.jsonl``."""
+    from ..train.rundir import RunDir
+    knn, sal = [], []
+    for path, label in zip(run_dirs, _labels(run_dirs)):
+        for r in RunDir(path).metrics():
+            if r.get("kind") == "knn":
+                for key, k in (("knn_top1", "k=20"), ("knn_top1_k200", "k=200")):
+                    if key in r:
+                        knn.append({"run": label, "epoch": r["epoch"], "k": k, "top1": r[key]})
+            elif r.get("kind") == "saliency":
+                for key, v in r.items():
+                    if key.endswith("/auroc"):
+                        sal.append({"run": label, "epoch": r["epoch"],
+                                    "map": key.split("/")[0], "auroc": v})
+    return knn, sal
+
+
+def plot_curves(run_dirs, out) -> Path:
+    """kNN top-1 and every map's AUROC against epoch, one line per run (seaborn), as PNG.
+
+    Raises:
+        ImportError: seaborn (and pandas) not installed (the dev / notebooks extras).
+    """
+    import pandas as pd
+    import seaborn as sns
+    from matplotlib.figure import Figure  # no pyplot: works headless and in notebooks
+    knn, sal = curves(run_dirs)
+    fig = Figure(figsize=(12, 4.2))
+    axes = fig.subplots(1, 2)
+    if knn:
+        sns.lineplot(pd.DataFrame(knn), x="epoch", y="top1", hue="run", style="k",
+                     marker="o", ax=axes[0])
+    axes[0].set(title="kNN top-1 (held-out)", ylabel="top-1")
+    if sal:
+        sns.lineplot(pd.DataFrame(sal), x="epoch", y="auroc", hue="run", style="map",
+                     marker="o", ax=axes[1])
+        axes[1].axhline(0.5, color="grey", lw=0.8, ls=":")
+    axes[1].set(title="map AUROC against masks (0.5 = chance)", ylabel="AUROC")
+    for ax in axes:
+        if ax.get_legend() is not None:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    return out
+
+
+def saliency_rows(result: dict) -> list[dict]:
+    """One row per map of an ``evaluate_saliency`` result (map, then its figures)."""
+    metrics = result["metrics"]
+    order = [m for m in MAP_ORDER if m in metrics] + sorted(set(metrics) - set(MAP_ORDER))
+    out = [{"map": name, "images": result["num_images"], **metrics[name]} for name in order]
+    return out
+
+
+def per_image_rows(result: dict, names: list[str] | None = None) -> list[dict]:
+    """One row per image: its name (or index) and each map's own AUROC."""
+    per = result["per_image_auroc"]
+    n = result["num_images"]
+    names = names or [str(i) for i in range(n)]
+    return [{"image": names[i], **{f"{m} AUROC": float(v[i]) for m, v in per.items()}}
+            for i in range(n)]
+
+
+def saliency_figures(images, masks, maps: dict, out_dir, names: list[str] | None = None,
+                     limit: int | None = None, per_image: dict | None = None,
+                     progress: bool = False) -> list[Path]:
+    """One PNG per image: the image, its mask, then each map (upsampled bilinearly to the
+    image, min-max normalised), titled with the map's per-image AUROC when given."""
+    from matplotlib.figure import Figure
+
+    from .protocols import _bar
+    from .saliency_metrics import minmax_normalize, upsample_maps
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n = len(images) if limit is None else min(limit, len(images))
+    names = names or [f"{i:04d}" for i in range(len(images))]
+    size = tuple(images.shape[-2:])
+    ups = {k: minmax_normalize(upsample_maps(v[:n].cpu(), size)) for k, v in maps.items()}
+    paths = []
+    for i in _bar(range(n), progress, desc="figures", unit="image"):
+        cols = 2 + len(ups)
+        fig = Figure(figsize=(1.9 * cols, 2.2))
+        axes = fig.subplots(1, cols)
+        axes[0].imshow(images[i].permute(1, 2, 0).cpu().numpy())
+        axes[0].set_title(names[i], fontsize=8)
+        axes[1].imshow(masks[i].cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+        axes[1].set_title("mask", fontsize=8)
+        for ax, (k, m) in zip(axes[2:], ups.items()):
+            ax.imshow(m[i].numpy(), cmap="viridis", vmin=0, vmax=1)
+            auc = None if per_image is None or k not in per_image else float(per_image[k][i])
+            ax.set_title(k + ("" if auc is None or math.isnan(auc) else f"\nAUROC {auc:.2f}"),
+                         fontsize=8)
+        for ax in axes:
+            ax.set_axis_off()
+        fig.tight_layout()
+        path = out_dir / f"{names[i]}.png"
+        fig.savefig(path, dpi=80)
+        paths.append(path)
+    return paths
+
+
+__all__ = ["saliency_rows", "per_image_rows", "saliency_figures", "report_table", "run_row",
+           "write_table", "table_markdown", "table_csv", "curves", "plot_curves"]
