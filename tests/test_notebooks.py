@@ -66,11 +66,13 @@ def execute(path: Path, tmp_path: Path, allow_errors: bool = False):
     return nb
 
 
+@pytest.mark.slow  # a kernel per notebook: CI runs them (the full suite), the fast suite does not
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_in_smoke_mode(path, tmp_path):
     execute(path, tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
 def test_every_self_check_fails_on_the_stub(path, tmp_path):
     nb = execute(path, tmp_path, allow_errors=True)
