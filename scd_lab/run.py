@@ -121,7 +121,7 @@ def build_run(cfg: Config | None, out=None, *, resume: bool = False, data=None, 
     train, test = _checked_data(cfg, data)
     torch.manual_seed(cfg.train.seed)
     from .methods import build_method
-    method = build_method(cfg)
+    method = build_method(cfg, num_classes=train.num_classes)
     trainer = Trainer(method, train, build_augment(cfg.data), cfg.train, cfg.optim,
                       callbacks=build_monitors(cfg, train, test) + list(callbacks),
                       run_dir=rundir, config=cfg, device=device)
@@ -222,7 +222,8 @@ def load_run(run_dir, device: str | None = None, with_data: bool = True) -> Run:
     ckpt = load_checkpoint(rundir.last_checkpoint)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     from .methods import build_method
-    method = build_method(cfg)
+    head = ckpt["model"].get("head.weight")  # the supervised reference's classifier
+    method = build_method(cfg, num_classes=None if head is None else head.shape[0])
     method.load_state_dict(ckpt["model"])
     method.to(dev).eval()
     train = test = None

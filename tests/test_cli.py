@@ -66,7 +66,8 @@ def test_help_describes_every_verb_and_argument(tmp_path):
 def test_presets_and_methods(tmp_path):
     assert "cpu" in scd_lab("presets", tmp_path=tmp_path, check=0).stdout
     names = scd_lab("methods", tmp_path=tmp_path, check=0).stdout.split()
-    assert names == ["byol", "scd-byol", "moco", "scd-moco", "lewel-byol", "lewel-moco"]
+    assert names == ["byol", "scd-byol", "moco", "scd-moco", "lewel-byol", "lewel-moco",
+                     "supervised"]
 
 
 @pytest.mark.slow

@@ -257,6 +257,6 @@ def test_each_name_is_written_once():
     assert DATA_DATASETS is DATASETS  # the data package looks the names up, never copies them
     for name in available_methods():  # every name is [plug-in-]base, each part registered
         assert base_method(name) in BASES and (plugin(name) is None or plugin(name) in PLUGINS)
-        assert AUGMENT_FOR[name] == base_method(name)
+        assert AUGMENT_FOR[name] == ("moco" if base_method(name) == "moco" else "byol")
     assert [default_map_name(n) for n in ("byol", "scd-moco", "lewel-byol")] == \
         ["channel_sum", "scd_fg", "lewel_maxvar"]

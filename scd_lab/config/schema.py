@@ -41,7 +41,8 @@ class MethodConfig:
 
     ``None`` means "this method's default" (see ``METHOD_DEFAULTS``).
 
-    name: one of ``byol``, ``moco``, ``scd-byol``, ``scd-moco``, ``lewel-byol``, ``lewel-moco``.
+    name: one of ``byol``, ``moco``, ``scd-byol``, ``scd-moco``, ``lewel-byol``, ``lewel-moco``,
+        ``supervised`` (cross-entropy on the labels: the reference for semantic features).
     proj_hidden, proj_dim: projector Linear(C, proj_hidden) -> ... -> Linear(., proj_dim).
     pred_hidden: BYOL predictor hidden width (proj_dim -> pred_hidden -> proj_dim).
     symmetric: "2x" loss: both directions, **summed** (docs/method.md).
@@ -204,6 +205,9 @@ METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     # the preset, the kit keeps BYOL's m0 so that short runs compare like with like.
     "lewel-byol": dict(_BYOL, symmetric=True),
     "lewel-moco": dict(_MOCO, symmetric=True),  # the kit's own extension
+    # cross-entropy on the labels, same trunk and augmentation: the "semantic features"
+    # reference (no projector, no target network)
+    "supervised": {},
 }
 
 
@@ -217,8 +221,10 @@ def plugin(name: str) -> str | None:
     return name.rsplit("-", 1)[0] if "-" in name else None
 
 
-# The augmentation preset of each base method's family (BYOL's asymmetric views, MoCo's aug+).
-AUGMENT_FOR = {name: base_method(name) for name in METHOD_DEFAULTS}
+# The augmentation preset of each method: MoCo's aug+ for the MoCo family, BYOL's asymmetric
+# views for the others (the supervised reference uses the same views as BYOL).
+AUGMENT_FOR = {name: "moco" if base_method(name) == "moco" else "byol"
+               for name in METHOD_DEFAULTS}
 
 # The datasets ``data.dataset`` accepts.
 DATASETS = ("synthetic", "synthetic-camouflage", "synthetic-easy", "synthetic-hard",

@@ -21,8 +21,9 @@ from .byol import BYOL
 from .lewel import LEWEL
 from .moco import MoCo, split_batchnorm
 from .scd import SCD
+from .supervised import Supervised
 
-BASES = {"byol": BYOL, "moco": MoCo}
+BASES = {"byol": BYOL, "moco": MoCo, "supervised": Supervised}
 PLUGINS = {"scd": SCD, "lewel": LEWEL}
 
 
@@ -43,6 +44,8 @@ def method_kwargs(m) -> tuple[dict, dict]:
     base = base_method(m.name)
     common = dict(proj_hidden=m.proj_hidden, proj_dim=m.proj_dim, symmetric=m.symmetric,
                   base_momentum=m.base_momentum, momentum_schedule=m.momentum_schedule)
+    if base == "supervised":
+        return {}, {}
     base_kw = (dict(common, pred_hidden=m.pred_hidden) if base == "byol" else
                dict(common, tau=m.tau, queue_size=m.queue_size, bn_splits=m.bn_splits))
     plug = plugin(m.name)
@@ -58,9 +61,10 @@ def method_kwargs(m) -> tuple[dict, dict]:
     return base_kw, plug_kw
 
 
-def build_method(cfg: Config, name: str | None = None) -> Method:
+def build_method(cfg: Config, name: str | None = None, num_classes: int | None = None) -> Method:
     """Build the method of a ``Config`` (``name`` overrides ``cfg.method.name``): the trunk of
-    ``cfg.backbone``, the base method, and the plug-in if the name has one.
+    ``cfg.backbone``, the base method, and the plug-in if the name has one. ``num_classes``
+    (the supervised reference only) defaults to ``cfg.data.num_classes``.
 
     Example:
         >>> from scd_lab.config import get_preset
@@ -75,12 +79,19 @@ def build_method(cfg: Config, name: str | None = None) -> Method:
         cfg.method.name = name
     cfg = resolve(cfg)
     base_kw, plug_kw = method_kwargs(cfg.method)
+    if cfg.method.name == "supervised":
+        num_classes = num_classes or cfg.data.num_classes
+        if not num_classes:
+            raise ConfigError("the supervised method needs the number of classes: build it "
+                              "with build_run (which reads it off the data) or set "
+                              "data.num_classes")
+        return Supervised(backbone_from_config(cfg.backbone), num_classes)
     method = BASES[base_method(cfg.method.name)](backbone_from_config(cfg.backbone), **base_kw)
     plug = plugin(cfg.method.name)
     return PLUGINS[plug](method, **plug_kw) if plug else method
 
 
 __all__ = ["Method", "BaseMethod", "SiameseMethod", "StepOutput", "Encoded", "BYOL", "MoCo",
-           "SCD", "LEWEL", "build_method", "available_methods", "default_map_name",
+           "SCD", "LEWEL", "Supervised", "build_method", "available_methods", "default_map_name",
            "method_kwargs", "momentum_at", "frozen_copy", "gap", "split_batchnorm", "BASES",
            "PLUGINS"]

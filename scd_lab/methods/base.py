@@ -97,7 +97,8 @@ class Method(nn.Module):
         for o, t in self.momentum_pairs():
             online += list(o.parameters())
             target += list(t.parameters())
-        torch._foreach_lerp_(target, online, 1.0 - m)
+        if target:  # a method without a target network (supervised) has nothing to update
+            torch._foreach_lerp_(target, online, 1.0 - m)
 
     def enqueue(self, out: StepOutput) -> None:
         """Push keys into a queue after the optimizer step (MoCo); no-op by default."""

@@ -134,7 +134,7 @@ class MoCo(SiameseMethod):
         size = self.queue.shape[0]
         if keys.shape[0] > size:
             keys = keys[-size:]
-        ptr = int(self.queue_ptr)
-        idx = (ptr + torch.arange(keys.shape[0], device=keys.device)) % size
-        self.queue[idx] = keys
-        self.queue_ptr.fill_((ptr + keys.shape[0]) % size)
+        n = keys.shape[0]  # the pointer stays on the device: no host synchronisation
+        idx = (self.queue_ptr + torch.arange(n, device=keys.device)) % size
+        self.queue.index_copy_(0, idx, keys.to(self.queue.dtype))
+        self.queue_ptr.copy_((self.queue_ptr + n) % size)

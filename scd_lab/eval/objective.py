@@ -1,0 +1,257 @@
+"""What SCD's objective prefers, on features of known quality: the frozen-feature probe.
+
+The trunk is frozen; only the heads are trained, with lam * L_d on two augmented views (for
+SCD: the saliency net, the semantic projector H^s, the semantic predictor if any, and their
+EMA targets; for LEWEL: its projector, predictors and slot heads with the LEWEL loss). The map
+is measured against held-out masks as it trains. This separates the two suspects of the
+conditions study: on features that do carry the object (a supervised trunk, distinct
+textures), does the objective pick the object?
+
+The oracle comparison fixes the map to the ground-truth mask (warped like each view), then to
+its inverse, trains only H^s with L_d, and reports the loss reached: if the learned map
+reaches a lower L_d than the mask, the object is not the objective's minimum on these
+features.
+
+    res = objective_probe(trunk, train, held, augment, alpha=1.0, steps=2000)
+    res["history"][-1]["auroc"], res["final_loss"]
+    oracle = oracle_loss(trunk, train, augment, which="mask")
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data.augment import warp_masks
+from ..losses import semantic_discrimination_loss
+from ..methods import BYOL, LEWEL, SCD, Encoded
+from ..methods.base import momentum_at
+from ..models import weighted_avg_pool
+from .saliency_metrics import saliency_report, upsample_maps
+
+EVAL_BATCH = 256
+
+
+@torch.no_grad()
+def calibrate_bn(trunk: nn.Module, images: Tensor, augment, batches: int = 20, batch: int = 256,
+                 seed: int = 0) -> nn.Module:
+    """Set the BN running statistics of a (random) trunk to the cumulative statistics of
+    ``batches`` batches of augmented views, then leave it in eval mode."""
+    g = torch.Generator().manual_seed(seed)
+    for m in trunk.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the calibration batches
+    trunk.train()
+    for _ in range(batches):
+        idx = torch.randint(0, len(images), (min(batch, len(images)),), generator=g)
+        x1, x2, _, _ = augment(images[idx], g)
+        trunk(torch.cat([x1, x2]))
+    return trunk.eval()
+
+
+@torch.no_grad()
+def frozen_maps(trunk: nn.Module, x: Tensor) -> Tensor:
+    """F of a frozen trunk (eval mode, no gradient): (B, 3, S, S) -> (B, C, h, w)."""
+    trunk.eval()
+    return trunk(x)
+
+
+def _cosine(step: int, total: int, peak: float) -> float:
+    return peak * 0.5 * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
+
+
+def _embed(scd: SCD, f: Tensor, m_fg: Tensor, target: bool):
+    """(z_fg, z_bg) of one view for a given map: the online heads, or the target's."""
+    h_fg = weighted_avg_pool(f, m_fg, scd.eps)  # (B, C)
+    h_bg = weighted_avg_pool(f, 1.0 - m_fg, scd.eps)  # (B, C)
+    if target:
+        return scd._heads(h_fg, h_bg, scd.target_sem_projector)
+    return scd._heads(h_fg, h_bg, scd.sem_projector, scd.sem_predictor)
+
+
+def _loss_d(scd: SCD, f1: Tensor, f2: Tensor, m1: Tensor | None = None,
+            m2: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """L_d for one direction: the learned maps, or given maps ``m1`` / ``m2`` (B, h, w)."""
+    if m1 is None:
+        m1 = scd.saliency(f1)  # (B, h, w), online
+    z1_fg, z1_bg = _embed(scd, f1, m1, target=False)
+    with torch.no_grad():
+        if m2 is None:
+            m2 = scd.target_saliency(f2)
+        z2_fg, z2_bg = _embed(scd, f2, m2, target=True)
+    loss = semantic_discrimination_loss(z1_fg, z1_bg, z2_fg, z2_bg, scd.alpha, scd.fg_term,
+                                        scd.bg_term)
+    return loss, m1
+
+
+def build_heads(trunk: nn.Module, method: str = "scd", alpha: float = 1.0, lam: float = 0.5,
+                proj_hidden: int = 1024, proj_dim: int = 256, pred_hidden: int = 1024,
+                semantic_predictor: bool = False, semantic_bn: str = "separate",
+                seed: int = 0) -> nn.Module:
+    """SCD's or LEWEL's heads around a frozen trunk (the trunk's parameters are frozen)."""
+    for p in trunk.parameters():
+        p.requires_grad_(False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if method == "scd":
+            base = BYOL(trunk, proj_hidden, proj_dim, pred_hidden)
+            return SCD(base, alpha=alpha, lam=lam, semantic_predictor=semantic_predictor,
+                       pred_hidden=pred_hidden, semantic_bn=semantic_bn)
+        if method == "lewel":
+            return LEWEL(BYOL(trunk, proj_hidden, proj_dim, pred_hidden, symmetric=True))
+    raise ValueError(f"method must be 'scd' or 'lewel', got {method!r}")
+
+
+def _trainable(heads: nn.Module) -> list[nn.Parameter]:
+    trunk = {id(p) for p in heads.encoder.parameters()}
+    return [p for p in heads.parameters() if p.requires_grad and id(p) not in trunk]
+
+
+def _head_pairs(heads: nn.Module):
+    return [(o, t) for o, t in heads.momentum_pairs() if o is not heads.encoder]
+
+
+@torch.no_grad()
+def measure_map(heads: nn.Module, held_feats: Tensor, masks: Tensor) -> dict:
+    """The heads' own map (``scd_fg`` or ``lewel_maxvar``) on held-out feature maps."""
+    was = heads.training
+    heads.eval()
+    name = heads.default_map
+    maps = torch.cat([heads.maps_from_features(f)[name].float()
+                      for f in held_feats.split(EVAL_BATCH)])
+    heads.train(was)
+    rep = saliency_report(upsample_maps(maps, masks.shape[-2:]), masks)
+    return {"auroc": rep["auroc"], "polarity": rep["polarity"],
+            "auroc_per_image_unsigned": rep["auroc_per_image_unsigned"], "mean": rep["mean"],
+            "best_iou": rep["best_iou"]}
+
+
+def _views(train, augment, batch: int, step: int, seed: int):
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    idx = torch.randint(0, len(train), (batch,), generator=g)
+    x1, x2, p1, p2 = augment(train.images[idx], g)
+    return idx, x1, x2, p1, p2
+
+
+def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
+                    alpha: float = 1.0, lam: float = 0.5, steps: int = 2000, batch: int = 64,
+                    lr: float = 0.05, base_momentum: float = 0.99, eval_every: int = 250,
+                    seed: int = 0, progress: bool = False, **head_kw) -> dict:
+    """Train only the heads on a frozen trunk with lam * L_d (SCD) or the LEWEL loss.
+
+    Args:
+        trunk: the frozen trunk (eval mode; see ``calibrate_bn`` for a random one).
+        train: ``ImageArray`` of training images (labels and masks unused).
+        held: ``ImageArray`` of held-out images with masks (the map is measured on it).
+        augment: ``TwoViewAugment`` (its ``eval_input`` is the held-out transform).
+        method: ``scd`` or ``lewel``. alpha, lam: SCD's margin and weight.
+        steps, batch, lr: SGD (momentum 0.9) with cosine decay on the heads only.
+        base_momentum: EMA m0 of the target heads (cosine to 1).
+        eval_every: steps between measurements of the map (also at 0 and at the end).
+        head_kw: ``proj_hidden``, ``proj_dim``, ``pred_hidden``, ``semantic_predictor``,
+            ``semantic_bn`` (``build_heads``).
+
+    Returns:
+        ``{"history": [{"step", "auroc", "polarity", "auroc_per_image_unsigned", "mean",
+        "best_iou", "loss"}], "final_loss": mean loss over the last 10% of steps}``.
+    """
+    heads = build_heads(trunk, method, alpha, lam, seed=seed, **head_kw)
+    params = _trainable(heads)
+    opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
+    with torch.no_grad():
+        held_feats = torch.cat([frozen_maps(trunk, augment.eval_input(c))
+                                for c in held.images.split(EVAL_BATCH)])
+    history, losses = [], []
+    heads.train()
+    trunk.eval()
+    bar = range(steps)
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(bar, desc=f"{method} heads", leave=False)
+    for step in bar:
+        if step % eval_every == 0:
+            history.append({"step": step, **measure_map(heads, held_feats, held.masks),
+                            "loss": losses[-1] if losses else None})
+        for group in opt.param_groups:
+            group["lr"] = _cosine(step, steps, lr)
+        _, x1, x2, _, _ = _views(train, augment, batch, step, seed)
+        f1, f2 = frozen_maps(trunk, x1), frozen_maps(trunk, x2)
+        if method == "scd":
+            loss = lam * _loss_d(heads, f1, f2)[0]
+        else:
+            loss = heads.loss_terms(Encoded(f1, f2, f2, f1)).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        _ema(heads, momentum_at(step, steps, base_momentum, "cosine"))
+        losses.append(float(loss.detach()) / (lam if method == "scd" and lam else 1.0))
+    history.append({"step": steps, **measure_map(heads, held_feats, held.masks),
+                    "loss": losses[-1] if losses else None})
+    tail = losses[-max(1, steps // 10):]
+    return {"history": history, "final_loss": sum(tail) / len(tail), "method": method,
+            "alpha": alpha, "lam": lam, "steps": steps, "seed": seed}
+
+
+@torch.no_grad()
+def _ema(heads: nn.Module, m: float) -> None:
+    online, target = [], []
+    for o, t in _head_pairs(heads):
+        online += list(o.parameters())
+        target += list(t.parameters())
+    torch._foreach_lerp_(target, online, 1.0 - m)
+
+
+def feature_masks(masks: Tensor, params: dict, out_size: int, feat_size) -> Tensor:
+    """A view's mask at feature resolution: warped like the view, then area-pooled (B, h, w)."""
+    warped = warp_masks(masks, params, out_size)  # (B, S, S) in [0, 1]
+    return F.adaptive_avg_pool2d(warped[:, None], feat_size)[:, 0]
+
+
+def oracle_loss(trunk: nn.Module, train, augment, which: str = "mask", alpha: float = 1.0,
+                steps: int = 2000, batch: int = 64, lr: float = 0.05,
+                base_momentum: float = 0.99, seed: int = 0, progress: bool = False,
+                **head_kw) -> dict:
+    """L_d reached by H^s when the map is fixed to the mask (``which="mask"``) or to its
+    inverse (``"inverse"``) in both views; only H^s (and its EMA target) is trained.
+
+    Returns ``{"final_loss": mean L_d over the last 10% of steps, "which", "alpha", ...}``.
+    """
+    if which not in ("mask", "inverse"):
+        raise ValueError(f"which must be 'mask' or 'inverse', got {which!r}")
+    if train.masks is None:
+        raise ValueError("the oracle needs training images with masks")
+    heads = build_heads(trunk, "scd", alpha, 1.0, seed=seed, **head_kw)
+    params = list(heads.sem_projector.parameters())
+    if heads.sem_predictor is not None:
+        params += list(heads.sem_predictor.parameters())
+    opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
+    losses = []
+    bar = range(steps)
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(bar, desc=f"oracle ({which})", leave=False)
+    for step in bar:
+        for group in opt.param_groups:
+            group["lr"] = _cosine(step, steps, lr)
+        idx, x1, x2, p1, p2 = _views(train, augment, batch, step, seed)
+        f1, f2 = frozen_maps(trunk, x1), frozen_maps(trunk, x2)
+        size = f1.shape[-2:]
+        m1 = feature_masks(train.masks[idx], p1, augment.out_size, size)
+        m2 = feature_masks(train.masks[idx], p2, augment.out_size, size)
+        if which == "inverse":
+            m1, m2 = 1.0 - m1, 1.0 - m2
+        loss = _loss_d(heads, f1, f2, m1, m2)[0]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            m = momentum_at(step, steps, base_momentum, "cosine")
+            torch._foreach_lerp_(list(heads.target_sem_projector.parameters()),
+                                 list(heads.sem_projector.parameters()), 1.0 - m)
+        losses.append(float(loss))
+    tail = losses[-max(1, steps // 10):]
+    return {"final_loss": sum(tail) / len(tail), "which": which, "alpha": alpha,
+            "steps": steps, "seed": seed}
