@@ -115,10 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("methods", help="list the methods").set_defaults(fn=cmd_methods)
     from .data.cli import register
     register(sub)
+    from .bench import register as register_bench
+    register_bench(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the real command line: high malloc thresholds (SCD_LAB_MALLOC=0: off)
+        from ._malloc import tune_malloc
+        tune_malloc()
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)

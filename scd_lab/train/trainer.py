@@ -141,6 +141,7 @@ class Trainer:
         self.start_step, self.lr = 0, 0.0
         self.history: list[dict] = []  # every record logged, also without a run directory
         self.last: dict = {}  # the latest record of each kind
+        self._bad: tuple[torch.Tensor, torch.Tensor] | None = None  # (first bad step, loss)
 
     # ---------------------------------------------------------------------------------
     def _place(self, data):
@@ -205,29 +206,66 @@ class Trainer:
             x2 = x2.contiguous(memory_format=torch.channels_last)
         return x1, x2
 
-    def train_step(self, x1: torch.Tensor, x2: torch.Tensor, step: int):
-        """One optimisation step on given views; returns the ``StepOutput``."""
+    def labels(self, step: int) -> torch.Tensor:
+        """The labels of ``step``'s batch on the device (for methods with ``uses_labels``)."""
+        idx = self.batch_indices(step).to(self.data_device)
+        return self.data.labels[idx].to(self.device, non_blocking=True)
+
+    def train_step(self, x1: torch.Tensor, x2: torch.Tensor, step: int, check: bool = False):
+        """One optimisation step on given views; returns the ``StepOutput``.
+
+        No host synchronisation: the finiteness of the loss is recorded on the device and
+        checked by ``check_finite`` (``check=True`` checks at once). ``fit`` checks on its
+        logging steps, which include every epoch end, so a non-finite loss is detected at the
+        next logging step and always before a checkpoint is written after it (the steps in
+        between are applied to the weights in memory, never saved).
+        """
         lr = cosine_lr(step, self.total_steps, self.peak_lr, self.warmup_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         torch.manual_seed(seed_for(self.cfg.seed, step, self.rank, 2))  # in-step randomness
         with self.autocast():
-            out = self.model(x1, x2)
-        if not torch.isfinite(out.loss.detach()).item():
-            where = "" if self.rundir is None else \
-                f"; the last good checkpoint is {self.rundir.last_checkpoint} (if any)"
-            raise TrainingDiverged(
-                f"the loss became {float(out.loss.detach())} at step {step} (epoch "
-                f"{step // self.steps_per_epoch}); the step was not applied{where}. Lower "
-                "optim.lr, add warm-up (optim.warmup_epochs) or use train.precision=fp32, then "
-                "resume or restart.")
+            if getattr(self.method, "uses_labels", False):  # the supervised reference
+                out = self.model(x1, x2, labels=self.labels(step))
+            else:
+                out = self.model(x1, x2)
+        self._record_finite(out.loss.detach(), step)
         self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
         self.optimizer.step()
         self.method.momentum_update(self.method.momentum(step, self.total_steps))
         self.method.enqueue(out)
         self.lr = lr
+        if check:
+            self.check_finite(step)
         return out
+
+    def _record_finite(self, loss: torch.Tensor, step: int) -> None:
+        """Keep the first step whose loss is not finite, and that loss, on the device."""
+        if self._bad is None or self._bad[0].device != loss.device:
+            self._bad = (torch.full((), -1, dtype=torch.long, device=loss.device),
+                         torch.zeros((), dtype=torch.float32, device=loss.device))
+        first, value = self._bad
+        new = ~torch.isfinite(loss) & (first < 0)
+        self._bad = (torch.where(new, step, first), torch.where(new, loss.float(), value))
+
+    def check_finite(self, step: int | None = None) -> None:
+        """Raise ``TrainingDiverged`` if a loss since the start was NaN or infinite (one host
+        synchronisation; ``fit`` calls it on logging steps)."""
+        if self._bad is None:
+            return
+        bad = int(self._bad[0])
+        if bad < 0:
+            return
+        where = "" if self.rundir is None else \
+            f"; the last good checkpoint is {self.rundir.last_checkpoint} (if any)"
+        seen = "" if step is None or step == bad else \
+            f", detected at step {step} (the loss is checked on logging steps)"
+        raise TrainingDiverged(
+            f"the loss became {float(self._bad[1])} at step {bad} (epoch "
+            f"{bad // self.steps_per_epoch}){seen}; no checkpoint was written after it{where}. "
+            "Lower optim.lr, add warm-up (optim.warmup_epochs) or use train.precision=fp32, "
+            "then resume or restart.")
 
     def save(self, step: int) -> None:
         if self.is_main and self.rundir is not None:
@@ -285,6 +323,7 @@ class Trainer:
             record = None
             if step % t.log_every == 0 or step == self.total_steps \
                     or step % self.steps_per_epoch == 0:
+                self.check_finite(step - 1)  # before any record, callback or checkpoint
                 if self.device.type == "cuda":
                     torch.cuda.synchronize(self.device)
                 now = time.perf_counter()

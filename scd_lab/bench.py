@@ -1,0 +1,505 @@
+"""``scd-lab bench``: what a training step of each method costs on this device.
+
+For each method, on random uint8 images held in memory (the kit's data path, no decoding):
+
+* images/s and the step split into augmentation (``trainer.views``), forward, backward,
+  optimizer, EMA (+ MoCo's enqueue), each timed with a device synchronisation between phases
+  (the same calls as ``Trainer.train_step``);
+* peak memory: CUDA ``max_memory_allocated`` per step; on the CPU the resident-set peak of a
+  fresh process running only that method (``resource.getrusage``), and its growth over the
+  process after building (the step's own memory, roughly);
+* model FLOPs per image, counted by ``torch.utils.flop_counter.FlopCounterMode`` on one
+  forward + backward (an "image" is one pair of views; the target network's forward counts),
+  and the achieved fraction of the device's dense bf16 peak (a small table; "n/a" on the CPU);
+* the ratio of each method's step to its base's (scd-byol/byol, scd-moco/moco,
+  lewel-byol/byol and lewel-byol/byol-2x, the symmetric BYOL), measured **interleaved** in one
+  process: every round runs one step of every method (the order rotates each round), and the
+  ratio is taken per round, then its median and inter-quartile range over the rounds, so that
+  a neighbour's load on a shared machine hits both sides of a ratio alike;
+* lightly's BYOL (same trunk, heads and views) when ``lightly`` is importable.
+
+    scd-lab bench --preset cpu --size 32 --batch 64 --rounds 20 --json bench.json
+    python -m scd_lab.bench ...                       # the same
+    from scd_lab.bench import run_bench, format_markdown
+    print(format_markdown(run_bench(["byol", "scd-byol"], rounds=5)))
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+DEFAULT_METHODS = ("byol", "scd-byol", "moco", "scd-moco", "lewel-byol")
+SYMMETRIC_BYOL = "byol-2x"  # BYOL with method.symmetric=true, LEWEL-BYOL's fair base
+PAIRS = (("scd-byol", "byol"), ("scd-moco", "moco"), ("lewel-byol", "byol"),
+         ("lewel-byol", SYMMETRIC_BYOL), ("lightly-byol", "byol"))
+PHASES = ("augment", "forward", "backward", "optimizer", "ema")
+
+#: dense bf16 tensor-core peaks, TFLOP/s (vendor data sheets; SXM parts). Matched in order.
+PEAK_BF16_TFLOPS = (("H200", 989.0), ("H100 PCIe", 756.0), ("H100", 989.0),
+                    ("A100", 312.0))
+
+
+def device_peak_tflops(device: torch.device) -> float | None:
+    """The dense bf16 peak of a CUDA device from ``PEAK_BF16_TFLOPS``; ``None`` if unknown or
+    on the CPU."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    for key, peak in PEAK_BF16_TFLOPS:
+        if key in name:
+            return peak
+    return None
+
+
+def machine_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
+    try:
+        load = "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:  # pragma: no cover
+        load = "load n/a"
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    return (f"CPU {cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), {load}")
+
+
+# --------------------------------------------------------------------------------------------
+def bench_config(method: str, preset: str = "cpu", size: int = 32, batch: int = 64,
+                 overrides=()):
+    """The config a bench entry trains: the preset at ``size``-pixel views, batch ``batch``,
+    no monitors. ``byol-2x`` is BYOL with the symmetric loss."""
+    from .config import apply_overrides, get_preset
+    name, extra = (("byol", ["method.symmetric=true"]) if method == SYMMETRIC_BYOL
+                   else (method, []))
+    base = get_preset(preset)
+    stored = max(size, round(base.data.image_size * size / base.data.crop_size))
+    return apply_overrides(base, [
+        f"method.name={name}", *extra, "data.dataset=synthetic", "data.root=null",
+        f"data.image_size={stored}", f"data.crop_size={size}",
+        f"train.batch_size={batch}", "train.max_steps=1000000", "train.knn_every=0",
+        "train.snapshot_every=0", "train.progress=false", "train.num_workers=0",
+        "train.ckpt_every=0", *overrides])
+
+
+def random_data(cfg, num_images: int | None = None, seed: int = 0):
+    """(train, test) ``ImageArray`` of random uint8 images at the config's stored size, enough
+    for MoCo's queue and a few epochs."""
+    from .data.arrays import ImageArray
+    n = num_images or max(4 * cfg.train.batch_size, cfg.method.queue_size or 0)
+    s = cfg.data.image_size
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 3, s, s), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    names = [str(i) for i in range(10)]
+    return (ImageArray(images, labels, None, names),
+            ImageArray(images[:64].clone(), labels[:64].clone(), None, names))
+
+
+def build_trainer(method: str, data=None, device: str | None = None, **kw):
+    from .config import resolve
+    from .run import build_run
+    cfg = resolve(bench_config(method, **kw))
+    data = data if data is not None else random_data(cfg)
+    return build_run(cfg, None, data=data, device=device)
+
+
+def _sync(device: torch.device):
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+def timed_step(tr, step: int) -> tuple[dict[str, float], object]:
+    """One training step of ``tr`` (a ``Trainer``) with each phase timed (seconds). The calls
+    are ``Trainer.views`` + ``Trainer.train_step``'s, with a synchronisation after each phase."""
+    from .train.optim import cosine_lr
+    from .train.trainer import seed_for
+    sync, now = _sync(tr.device), time.perf_counter
+    t0 = now()
+    x1, x2 = tr.views(step)
+    sync()
+    t1 = now()
+    lr = cosine_lr(step, tr.total_steps, tr.peak_lr, tr.warmup_steps)
+    for group in tr.optimizer.param_groups:
+        group["lr"] = lr
+    torch.manual_seed(seed_for(tr.cfg.seed, step, tr.rank, 2))
+    with tr.autocast():
+        if getattr(tr.method, "uses_labels", False):  # as Trainer.train_step
+            out = tr.model(x1, x2, labels=tr.labels(step))
+        else:
+            out = tr.model(x1, x2)
+    tr._record_finite(out.loss.detach(), step)
+    sync()
+    t2 = now()
+    tr.optimizer.zero_grad(set_to_none=True)
+    out.loss.backward()
+    sync()
+    t3 = now()
+    tr.optimizer.step()
+    sync()
+    t4 = now()
+    tr.method.momentum_update(tr.method.momentum(step, tr.total_steps))
+    tr.method.enqueue(out)
+    sync()
+    t5 = now()
+    return dict(zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4))), out
+
+
+def count_flops(tr, step: int = 0) -> float:
+    """FLOPs of one forward + backward of the method on a batch of views (all matmuls and
+    convolutions, target network included), counted by ``FlopCounterMode``."""
+    from torch.utils.flop_counter import FlopCounterMode
+    x1, x2 = tr.views(step)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        with tr.autocast():
+            out = tr.model(x1, x2)
+        out.loss.backward()
+    tr.optimizer.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
+
+
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[0], statistics.median(values), q[2]
+
+
+def _stats(values: list[float]) -> dict:
+    lo, med, hi = _quartiles(values)
+    return {"median": med, "q1": lo, "q3": hi, "iqr": hi - lo, "min": min(values),
+            "n": len(values)}
+
+
+# --------------------------------------------------------------------------------------------
+class _LightlyBYOL:
+    """lightly's BYOL heads and loss on the kit's trunk and views, stepped like the kit's."""
+
+    name = "lightly-byol"
+
+    def __init__(self, ref):
+        import copy
+
+        from lightly.loss import NegativeCosineSimilarity
+        from lightly.models.modules import BYOLPredictionHead, BYOLProjectionHead
+        from lightly.models.utils import deactivate_requires_grad, update_momentum
+        m = ref.method  # a kit BYOL: same trunk and head sizes
+        c, hid, d = m.out_channels, m.projector.hidden_dim, m.projector.out_dim
+        self.ref, self.device = ref, ref.device
+        self.backbone = copy.deepcopy(m.online_encoder)
+        self.proj = BYOLProjectionHead(c, hid, d)
+        self.pred = BYOLPredictionHead(d, hid, d)
+        self.backbone_t, self.proj_t = copy.deepcopy(self.backbone), copy.deepcopy(self.proj)
+        deactivate_requires_grad(self.backbone_t)
+        deactivate_requires_grad(self.proj_t)
+        mods = torch.nn.ModuleList([self.backbone, self.proj, self.pred, self.backbone_t,
+                                    self.proj_t]).to(self.device)
+        self.modules = mods
+        self.loss = NegativeCosineSimilarity()
+        self.update_momentum = update_momentum
+        self.opt = torch.optim.SGD([p for p in mods.parameters() if p.requires_grad], lr=0.01,
+                                   momentum=0.9)
+
+    def step(self, step: int) -> dict[str, float]:
+        sync, now = _sync(self.device), time.perf_counter
+        t0 = now()
+        x1, x2 = self.ref.views(step)
+        sync()
+        t1 = now()
+        with self.ref.autocast():
+            p = self.pred(self.proj(self.backbone(x1).flatten(2).mean(2)))
+            with torch.no_grad():
+                z = self.proj_t(self.backbone_t(x2).flatten(2).mean(2))
+            loss = self.loss(p, z)
+        sync()
+        t2 = now()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        sync()
+        t3 = now()
+        self.opt.step()
+        sync()
+        t4 = now()
+        self.update_momentum(self.backbone, self.backbone_t, m=0.99)
+        self.update_momentum(self.proj, self.proj_t, m=0.99)
+        sync()
+        t5 = now()
+        return dict(zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)))
+
+
+# --------------------------------------------------------------------------------------------
+def _peak_rss_mib() -> float:
+    """This process's resident-set peak: ``VmHWM`` (Linux; ``ru_maxrss`` survives fork + exec
+    there, so a child would report its parent's peak), else ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration, ValueError):
+        import resource
+        scale = 2**20 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
+def _cpu_memory_child(method: str, kw: dict, steps: int) -> dict:
+    """In a fresh process: peak RSS after building, and after ``steps`` steps (MiB)."""
+    tr = build_trainer(method, **kw)
+    before = _peak_rss_mib()
+    for s in range(steps):
+        timed_step(tr, s)
+    after = _peak_rss_mib()
+    return {"peak_rss_mib": after, "step_rss_mib": max(after - before, 0.0)}
+
+
+def cpu_memory(method: str, kw: dict, steps: int = 2, timeout: float = 300) -> dict:
+    """``_cpu_memory_child`` in a subprocess (a resident-set peak is per process)."""
+    code = ("import json, sys; from scd_lab.bench import _cpu_memory_child; "
+            f"print('RESULT', json.dumps(_cpu_memory_child({method!r}, {kw!r}, {steps})))")
+    try:
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=timeout, env=os.environ.copy())
+        line = [x for x in res.stdout.splitlines() if x.startswith("RESULT ")][-1]
+        return json.loads(line[7:])
+    except (subprocess.SubprocessError, IndexError, ValueError) as exc:
+        return {"error": f"memory probe failed: {type(exc).__name__}"}
+
+
+# --------------------------------------------------------------------------------------------
+def run_bench(methods=DEFAULT_METHODS, preset: str = "cpu", size: int = 32, batch: int = 64,
+              rounds: int = 20, warmup: int = 2, device: str | None = None, overrides=(),
+              memory: str = "auto", flops: bool = True, lightly: bool = True,
+              progress=None) -> dict:
+    """Benchmark ``methods`` interleaved on one device; returns a JSON-able dict (see the
+    module docstring). ``byol-2x`` (symmetric BYOL) is added when ``lewel-byol`` is measured.
+
+    Args:
+        methods: method names (``scd_lab.methods.available_methods``) or ``byol-2x``.
+        preset, size, batch, overrides: the config (``bench_config``).
+        rounds: measured rounds (one step of every method each); ``warmup`` rounds first.
+        memory: ``auto`` (CUDA: per step; CPU: a subprocess per method), ``process`` (the
+            CPU resident-set peak of this process so far: no subprocesses), or ``off``.
+        flops: count FLOPs (one extra forward + backward per method).
+        lightly: also time lightly's BYOL when it is importable.
+        progress: optional callable taking a line of text.
+    """
+    say = progress or (lambda line: None)
+    methods = list(dict.fromkeys(methods))
+    if "lewel-byol" in methods and SYMMETRIC_BYOL not in methods:
+        methods.append(SYMMETRIC_BYOL)
+    kw = dict(preset=preset, size=size, batch=batch, overrides=tuple(overrides))
+    trainers = {}
+    cfgs = {m: bench_config(m, **kw) for m in methods}
+    from .config import resolve
+    need = max([4 * batch] + [resolve(c).method.queue_size or 0 for c in cfgs.values()])
+    data = random_data(resolve(cfgs[methods[0]]), num_images=need)
+    for m in methods:  # one set of images for every method
+        trainers[m] = build_trainer(m, data=data, device=device, **kw)
+    first = trainers[methods[0]]
+    dev = first.device
+    notes = []
+    entries: dict[str, object] = dict(trainers)
+    if lightly and "byol" in trainers:
+        try:
+            import lightly as _  # noqa: F401
+            entries["lightly-byol"] = _LightlyBYOL(trainers["byol"])
+        except ImportError:
+            notes.append("lightly is not importable: the lightly BYOL comparison was skipped")
+        except Exception as exc:  # an API change in lightly: report, do not fail the bench
+            notes.append(f"lightly BYOL could not be built ({type(exc).__name__}: {exc}); "
+                         "skipped")
+    names = list(entries)
+    for tr in trainers.values():
+        tr.method.train()
+    times = {n: {p: [] for p in PHASES} for n in names}
+    totals = {n: [] for n in names}
+    cpu_times = {n: [] for n in names}  # process CPU seconds per step (robust to neighbours)
+    peak_mem = {n: 0.0 for n in names}
+    cuda = dev.type == "cuda"
+    for r in range(warmup + rounds):
+        k = r % len(names)
+        for n in names[k:] + names[:k]:  # rotate the order every round
+            e = entries[n]
+            if cuda and memory != "off":
+                torch.cuda.reset_peak_memory_stats(dev)
+            c0 = time.process_time()
+            ph = e.step(r) if n == "lightly-byol" else timed_step(e, r)[0]
+            c1 = time.process_time()
+            if cuda and memory != "off":
+                peak_mem[n] = max(peak_mem[n], torch.cuda.max_memory_allocated(dev) / 2**20)
+            if r >= warmup:
+                for p in PHASES:
+                    times[n][p].append(ph[p])
+                totals[n].append(sum(ph.values()))
+                cpu_times[n].append(c1 - c0)
+        if r >= warmup:
+            say(f"round {r - warmup + 1}/{rounds}: " + ", ".join(
+                f"{n} {1e3 * totals[n][-1]:.0f} ms" for n in names))
+    for tr in trainers.values():
+        tr.check_finite()
+
+    peak = device_peak_tflops(dev)
+    results = {}
+    for n in names:
+        tot = _stats(totals[n])
+        model = [t - a for t, a in zip(totals[n], times[n]["augment"])]
+        res = {"step_s": tot, "model_step_s": _stats(model),
+               "cpu_step_s": _stats(cpu_times[n]),
+               "images_per_s": batch / tot["median"],
+               "phases_s": {p: statistics.median(times[n][p]) for p in PHASES}}
+        if n in trainers and flops:
+            f = count_flops(trainers[n])
+            res["flops_per_image"] = f / batch
+            achieved = f / statistics.median(model)  # FLOP/s of forward + backward + update
+            res["achieved_tflops"] = achieved / 1e12
+            res["peak_fraction"] = achieved / (peak * 1e12) if peak else None
+        if cuda and memory != "off":
+            res["peak_memory_mib"] = peak_mem[n]
+        results[n] = res
+    if not cuda and memory == "auto":
+        for n in trainers:
+            say(f"memory probe: {n}")
+            results[n].update(cpu_memory(n, dict(kw), steps=2))
+    elif not cuda and memory == "process":
+        rss = _peak_rss_mib()
+        notes.append(f"CPU memory: the resident-set peak of the whole process, {rss:.0f} MiB "
+                     "(memory='process')")
+
+    ratios = []
+    for a, b in PAIRS:
+        if a in totals and b in totals:
+            per_round = [x / y for x, y in zip(totals[a], totals[b])]
+            model_a = [t - s for t, s in zip(totals[a], times[a]["augment"])]
+            model_b = [t - s for t, s in zip(totals[b], times[b]["augment"])]
+            cpu = [x / y for x, y in zip(cpu_times[a], cpu_times[b])]
+            ratios.append({"method": a, "base": b, "step": _stats(per_round),
+                           "cpu_step": _stats(cpu),
+                           "ratio_of_min_steps": min(totals[a]) / min(totals[b]),
+                           "model_step": _stats([x / y for x, y in zip(model_a, model_b)]),
+                           "ratio_of_medians": (statistics.median(totals[a])
+                                                / statistics.median(totals[b]))})
+    return {"machine": machine_description(dev), "device": str(dev),
+            "device_peak_bf16_tflops": peak, "preset": preset, "size": size, "batch": batch,
+            "rounds": rounds, "warmup": warmup, "overrides": list(overrides),
+            "precision": "bf16 autocast" if isinstance(first.autocast(), torch.autocast)
+            else "fp32",
+            "date": time.strftime("%Y-%m-%d %H:%M"), "methods": results, "ratios": ratios,
+            "notes": notes}
+
+
+def format_markdown(res: dict) -> str:
+    """The result of ``run_bench`` as two Markdown tables (per method; ratios) and notes."""
+    lines = [f"Machine: {res['machine']}. Preset `{res['preset']}`, {res['size']} px views, "
+             f"batch {res['batch']}, {res['precision']}, {res['rounds']} interleaved rounds "
+             f"(+{res['warmup']} warm-up). Times: medians over rounds, ms per step.", "",
+             "| method | images/s | step ms [IQR] | min step ms | CPU s/step | augment | forward "
+             "| backward | optimizer | EMA+enqueue | peak memory MiB | GFLOP/image | TFLOP/s "
+             "| % of peak |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for n, r in res["methods"].items():
+        s, ph = r["step_s"], r["phases_s"]
+        if "peak_memory_mib" in r:
+            mem = f"{r['peak_memory_mib']:.0f}"
+        elif "peak_rss_mib" in r:
+            mem = f"{r['peak_rss_mib']:.0f} RSS (+{r['step_rss_mib']:.0f} in steps)"
+        else:
+            mem = "n/a"
+        fl = f"{r['flops_per_image'] / 1e9:.3f}" if "flops_per_image" in r else "n/a"
+        tf = f"{r['achieved_tflops']:.3f}" if "achieved_tflops" in r else "n/a"
+        pf = (f"{100 * r['peak_fraction']:.1f}%" if r.get("peak_fraction") is not None
+              else "n/a")
+        lines.append(
+            f"| {n} | {r['images_per_s']:.0f} | {1e3 * s['median']:.0f} "
+            f"[{1e3 * s['q1']:.0f}-{1e3 * s['q3']:.0f}] | {1e3 * s['min']:.0f} | "
+            f"{r['cpu_step_s']['median']:.2f} | "
+            + " | ".join(f"{1e3 * ph[p]:.1f}" for p in PHASES)
+            + f" | {mem} | {fl} | {tf} | {pf} |")
+    if res["ratios"]:
+        lines += ["", "| ratio | whole step: median [IQR] | model step (no augmentation): "
+                      "median [IQR] | process CPU time: median [IQR] | ratio of median steps "
+                      "| ratio of fastest steps |", "|---|---|---|---|---|---|"]
+        for q in res["ratios"]:
+            s, m, c = q["step"], q["model_step"], q["cpu_step"]
+            lines.append(f"| {q['method']} / {q['base']} | {s['median']:.2f} "
+                         f"[{s['q1']:.2f}-{s['q3']:.2f}] | {m['median']:.2f} "
+                         f"[{m['q1']:.2f}-{m['q3']:.2f}] | {c['median']:.2f} "
+                         f"[{c['q1']:.2f}-{c['q3']:.2f}] | {q['ratio_of_medians']:.2f} | "
+                         f"{q['ratio_of_min_steps']:.2f} |")
+    for note in res["notes"]:
+        lines += ["", f"Note: {note}"]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+def _method_list(text: str) -> list[str]:
+    from .config import METHOD_DEFAULTS
+    names = [m for m in text.split(",") if m]
+    bad = [m for m in names if m not in METHOD_DEFAULTS and m != SYMMETRIC_BYOL]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown method {bad[0]!r}; choose from "
+                                         f"{', '.join([*METHOD_DEFAULTS, SYMMETRIC_BYOL])}")
+    return names
+
+
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("--methods", type=_method_list, default=list(DEFAULT_METHODS),
+                   help=f"comma-separated (default {','.join(DEFAULT_METHODS)}; "
+                        f"{SYMMETRIC_BYOL}, symmetric BYOL, is added with lewel-byol)")
+    p.add_argument("--preset", default="cpu", help="config preset (default cpu)")
+    p.add_argument("--size", type=int, default=32, help="view side in pixels (default 32)")
+    p.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
+    p.add_argument("--rounds", type=int, default=20, help="measured rounds (default 20)")
+    p.add_argument("--warmup", type=int, default=2, help="warm-up rounds (default 2)")
+    p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override for every method (repeatable)")
+    p.add_argument("--memory", choices=("auto", "process", "off"), default="auto",
+                   help="CPU: auto = a subprocess per method for its resident-set peak")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the result here")
+    p.add_argument("--quiet", action="store_true", help="no per-round progress")
+    return p
+
+
+def cmd_bench(args) -> int:
+    res = run_bench(args.methods, args.preset, args.size, args.batch, args.rounds,
+                    args.warmup, args.device, args.set, memory=args.memory,
+                    progress=None if args.quiet else
+                    (lambda line: print(line, file=sys.stderr, flush=True)))
+    print(format_markdown(res))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=2)
+    return 0
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Adds the ``bench`` verb to ``scd-lab`` (sets ``fn``, like every verb)."""
+    p = subparsers.add_parser("bench", help="time a training step of each method on this "
+                                            "device (interleaved; ratios to the base methods)")
+    add_arguments(p)
+    p.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ._malloc import tune_malloc
+    tune_malloc()
+    p = add_arguments(argparse.ArgumentParser(prog="python -m scd_lab.bench",
+                                              description=__doc__.split("\n")[0]))
+    return cmd_bench(p.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
