@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     register(sub)
     from .bench import register as register_bench
     register_bench(sub)
+    from .study import register as register_study
+    register_study(sub)
     return p
 
 

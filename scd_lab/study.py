@@ -1,0 +1,165 @@
+"""``scd-lab study objective``: what SCD's objective prefers, on a frozen trunk, seed by seed.
+
+One *cell* is a trunk (``random``: the config's architecture at random init with BN
+calibrated on augmented views; or a run directory: its trained online encoder, e.g. of a
+``supervised`` run), a dataset, the heads (``scd`` or ``lewel``) and the margin α. For each
+seed the frozen-feature probe (``scd_lab.eval.objective``) trains the heads and measures the
+map on 500 held-out images; with ``--oracle`` the loss L_d reached with the map fixed to the
+mask and to its inverse is recorded too. Each seed's result is a JSON file: the study is
+resumable (finished seeds are skipped) and can run in the background.
+
+    scd-lab study objective --trunk runs/sup --data distinct --alpha 1 --seeds 0,1,2 --oracle
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+from pathlib import Path
+
+import torch
+
+from .config import apply_overrides, get_preset
+from .errors import UserError
+
+DATA = {"default": [], "distinct": ["data.num_classes=5", "data.distinct_textures=true",
+                                    "data.camouflage=0.0"]}
+HELD = 500
+
+
+def _trunk_and_data(trunk: str, data: str | None, seed: int):
+    """(trunk, cfg): a run's online encoder (eval mode) or a calibrated random one."""
+    from .run import build_augment, build_data, load_run
+    if trunk == "random":
+        cfg = apply_overrides(get_preset("cpu"), DATA[data or "default"])
+        from .config import resolve
+        cfg = resolve(cfg)
+        from .models import backbone_from_config
+        from .eval.objective import calibrate_bn
+        train, test = build_data(cfg.data)
+        torch.manual_seed(seed)
+        net = calibrate_bn(backbone_from_config(cfg.backbone), train.images,
+                           build_augment(cfg.data), seed=seed)
+        return net, cfg, (train, test)
+    if not (Path(trunk) / "config.yaml").is_file():
+        raise UserError(f"--trunk {trunk!r} is neither 'random' nor a run directory; train one "
+                        "with `scd-lab train --method supervised --out DIR` (or any method)")
+    run = load_run(trunk, device="cpu")
+    cfg = run.cfg
+    if data is not None:
+        cfg = apply_overrides(cfg, DATA[data])
+        train, test = build_data(cfg.data)
+    else:
+        train, test = run.train, run.test
+    return run.method.encoder.eval(), cfg, (train, test)
+
+
+def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd",
+             alpha: float = 1.0, seeds=(0,), steps: int = 2000, batch: int = 64,
+             oracle: bool = False, head_overrides: dict | None = None,
+             progress: bool = True) -> list[dict]:
+    """Run (or read back) every seed of one cell; returns the per-seed results."""
+    from .eval.objective import objective_probe, oracle_loss
+    from .run import build_augment
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for seed in seeds:
+        path = out / f"seed{seed}.json"
+        if path.is_file():
+            results.append(json.loads(path.read_text()))
+            continue
+        net, cfg, (train, test) = _trunk_and_data(trunk, data, seed)
+        held = test.subset(torch.arange(min(HELD, len(test))))
+        if held.masks is None:
+            raise UserError(f"the data of {trunk!r} has no masks; the study needs held-out masks")
+        augment = build_augment(cfg.data)
+        m = cfg.method
+        kw = dict(proj_hidden=m.proj_hidden or 1024, proj_dim=m.proj_dim or 256,
+                  pred_hidden=m.pred_hidden or 1024, **(head_overrides or {}))
+        res = objective_probe(net, train, held, augment, method=method, alpha=alpha,
+                              steps=steps, batch=batch, seed=seed, progress=progress, **kw)
+        if oracle and method == "scd":
+            for which in ("mask", "inverse"):
+                res[f"oracle_{which}"] = oracle_loss(net, train, augment, which, alpha=alpha,
+                                                     steps=steps, batch=batch, seed=seed,
+                                                     progress=progress, **kw)["final_loss"]
+        res.update(trunk=trunk, data=data or "the run's", cell=out.name)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(res, indent=1))
+        tmp.replace(path)
+        results.append(res)
+    return results
+
+
+def _mse(values: list[float]) -> str:
+    """mean ± standard error (n = number of seeds)."""
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    se = statistics.stdev(values) / math.sqrt(len(values))
+    return f"{statistics.mean(values):.3f} ± {se:.3f}"
+
+
+HEADER = ("| cell | seeds | map AUROC step 0 | map AUROC end | per image, polarity per image, end | "
+          "polarity +1 / -1 | L_d learned | L_d mask | L_d inverse |\n|" + "---|" * 9)
+
+
+def row(results: list[dict]) -> str:
+    first = [r["history"][0] for r in results]
+    last = [r["history"][-1] for r in results]
+    pol = [h["polarity"] for h in last]
+    return (f"| {results[0]['cell']} | {len(results)} | {_mse([h['auroc'] for h in first])} | "
+            f"{_mse([h['auroc'] for h in last])} | "
+            f"{_mse([h['auroc_per_image_unsigned'] for h in last])} | "
+            f"{pol.count(1)} / {pol.count(-1)} | {_mse([r['final_loss'] for r in results])} | "
+            f"{_mse([r.get('oracle_mask') for r in results])} | "
+            f"{_mse([r.get('oracle_inverse') for r in results])} |")
+
+
+def cmd_objective(args) -> int:
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    heads = {}
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        if key not in ("semantic_predictor", "semantic_bn"):
+            raise UserError(f"--set {item!r}: only semantic_predictor=true|false and "
+                            "semantic_bn=separate|joint change the heads")
+        heads[key] = value.lower() == "true" if key == "semantic_predictor" else value
+    label = args.label or "-".join(
+        [Path(args.trunk).name, args.data or "own", args.method, f"a{args.alpha:g}"]
+        + [f"{k}={v}" for k, v in heads.items()])
+    from .run import runs_root
+    out = Path(args.out) if args.out else runs_root() / "study"
+    results = run_cell(args.trunk, out / label, args.data, args.method, args.alpha,
+                       seeds, args.steps, args.batch, args.oracle, heads,
+                       progress=not args.quiet)
+    print(HEADER + "\n" + row(results))
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("study", help="the study of what SCD's objective prefers",
+                              description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="study_command", required=True)
+    o = sub.add_parser("objective", help="train only the heads on a frozen trunk, seed by seed")
+    o.add_argument("--trunk", required=True, help="'random' or a run directory")
+    o.add_argument("--data", choices=sorted(DATA), default=None,
+                   help="dataset (default: the run's own; 'default' for a random trunk)")
+    o.add_argument("--method", choices=("scd", "lewel"), default="scd", help="heads to train")
+    o.add_argument("--alpha", type=float, default=1.0, help="SCD's margin (default 1)")
+    o.add_argument("--seeds", default="0,1,2", help="comma-separated head seeds (default 0,1,2)")
+    o.add_argument("--steps", type=int, default=2000, help="head training steps (default 2000)")
+    o.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
+    o.add_argument("--oracle", action="store_true", help="also L_d with the map fixed to the "
+                                                         "mask and to its inverse")
+    o.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="semantic_predictor=true or semantic_bn=joint (repeatable)")
+    o.add_argument("--out", default=None,
+                   help="results folder (default runs/study at the repository root)")
+    o.add_argument("--label", default=None, help="cell name (default from the arguments)")
+    o.add_argument("--quiet", action="store_true", help="no progress bars")
+    o.set_defaults(fn=cmd_objective)

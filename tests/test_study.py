@@ -1,0 +1,47 @@
+"""``scd-lab study objective``: cells of seeds, resumable, one table row with standard errors."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from scd_lab.cli import main
+from scd_lab.run import build_run
+from scd_lab.study import _mse
+
+sys.path.insert(0, str(Path(__file__).parent / "train"))
+from helpers import tiny_config, tiny_data  # noqa: E402
+
+
+def test_mean_and_standard_error():
+    assert _mse([0.5, 0.7, 0.6]) == "0.600 ± 0.058"  # sd 0.1 / sqrt(3)
+    assert _mse([0.4]) == "0.400" and _mse([None]) == "-"
+
+
+def test_study_cell_is_resumable(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SCD_LAB_CACHE", str(tmp_path / "cache"))
+    cfg = tiny_config("supervised", ["train.max_steps=2", "data.num_train=64",
+                                     "data.num_test=32", "data.num_classes=4"])
+    build_run(cfg, tmp_path / "sup").fit()
+    args = ["study", "objective", "--trunk", str(tmp_path / "sup"), "--steps", "3", "--batch",
+            "16", "--seeds", "0,1", "--oracle", "--out", str(tmp_path / "study"), "--quiet"]
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    cell = tmp_path / "study" / "sup-own-scd-a1"
+    results = [json.loads((cell / f"seed{s}.json").read_text()) for s in (0, 1)]
+    assert [h["step"] for h in results[0]["history"]] == [0, 3]
+    assert results[0]["history"] != results[1]["history"]  # another seed, other heads
+    assert all("oracle_mask" in r and "oracle_inverse" in r for r in results)
+    assert "| sup-own-scd-a1 | 2 |" in table and " ± " in table
+    mtime = (cell / "seed0.json").stat().st_mtime
+    assert main(args) == 0  # finished seeds are read back, not trained again
+    assert (cell / "seed0.json").stat().st_mtime == mtime
+    assert capsys.readouterr().out == table
+
+
+def test_bad_trunk_is_one_line(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["study", "objective"])  # argparse: --trunk is required
+    assert main(["study", "objective", "--trunk", str(tmp_path / "nope")]) == 2
