@@ -57,6 +57,10 @@ COVERED = {
         "test_imagenet100_commands",
     "torchrun --nproc_per_node 4 -m scd_lab.cli train --preset in100-r18 --set "
     "train.sync_bn=true": "test_imagenet100_commands",
+    "scd-lab eval report runs/demo/byol runs/demo/scd-byol runs/demo/lewel-byol --out "
+    "runs/demo/report": "test_report_and_bench_commands",
+    "scd-lab bench --preset cpu --size 32 --batch 64 --rounds 12":
+        "test_report_and_bench_commands",
 }
 
 
@@ -107,3 +111,19 @@ def test_imagenet100_commands(tmp_path):
     # ... and without it the same two-process run trains (gloo)
     proc = run([*torchrun, "--out", tmp_path / "two"], tmp_path)
     assert "x2" in proc.stdout and (tmp_path / "two" / "summary.json").is_file()
+
+
+@pytest.mark.slow
+def test_report_and_bench_commands(tmp_path):
+    run([*CLI, "demo", "--epochs", "1", *sets(SMALL)], tmp_path)
+    demo = tmp_path / "runs" / "demo"
+    proc = run([*CLI, "eval", "report", demo / "byol", demo / "scd-byol", demo / "lewel-byol",
+                "--out", demo / "report"], tmp_path)
+    table = (demo / "report" / "report.md").read_text()
+    assert table.count("\n|") >= 4 and "scd-byol" in table and "lewel-byol" in table
+    assert (demo / "report" / "report_curves.png").is_file(), proc.stdout
+    proc = run([*CLI, "bench", "--preset", "cpu", "--size", "16", "--batch", "8", "--rounds", "1",
+                "--warmup", "0", "--methods", "byol,scd-byol", "--memory", "off",
+                *sets(["backbone.widths=[8, 8, 16, 16]", "method.proj_hidden=32",
+                       "method.pred_hidden=32", "method.proj_dim=16"])], tmp_path)
+    assert "scd-byol / byol" in proc.stdout
