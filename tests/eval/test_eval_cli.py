@@ -235,6 +235,7 @@ def _cli(*words, env):
                           capture_output=True, text=True, env=env, timeout=120)
 
 
+@pytest.mark.slow
 def test_module_entry_point(runs, cache):
     env = {**os.environ, "SCD_LAB_CACHE": str(cache)}
     ok = _cli("knn", runs["scd"], env=env)
