@@ -32,7 +32,7 @@ def feature_maps(encoder: torch.nn.Module, images: Tensor, transform, batch: int
 
 def supervised_map_ceiling(train_feats: Tensor, train_masks: Tensor, test_feats: Tensor,
                            test_masks: Tensor, steps: int = 1500, lr: float = 1e-3,
-                           batch: int = 128, seed: int = 0) -> dict[str, float]:
+                           batch: int = 128, seed: int = 0, return_net: bool = False) -> dict:
     """Fit SCD's saliency-net architecture to the masks; AUROC on train and held-out images.
 
     Args:
@@ -43,7 +43,8 @@ def supervised_map_ceiling(train_feats: Tensor, train_masks: Tensor, test_feats:
 
     Returns:
         ``{"train_auroc", "test_auroc", "final_bce"}``; AUROCs pooled over pixels after
-        bilinear upsampling, as in :func:`~scd_lab.eval.saliency_metrics.auroc`.
+        bilinear upsampling, as in :func:`~scd_lab.eval.saliency_metrics.auroc`. With
+        ``return_net`` also ``"net"``: the fitted ``SaliencyNet`` (eval mode).
     """
     if train_feats.dim() != 4 or train_feats.shape[1:] != test_feats.shape[1:]:
         raise ValueError(f"feature maps must be (N, C, h, w) alike, got {tuple(train_feats.shape)}"
@@ -67,6 +68,9 @@ def supervised_map_ceiling(train_feats: Tensor, train_masks: Tensor, test_feats:
     net.eval()
     with torch.no_grad():
         n = min(len(test_feats), len(train_feats))
-        return {"train_auroc": auroc(torch.sigmoid(net.logits(train_feats[:n])), train_masks[:n]),
-                "test_auroc": auroc(torch.sigmoid(net.logits(test_feats)), test_masks),
-                "final_bce": float(loss)}
+        out = {"train_auroc": auroc(torch.sigmoid(net.logits(train_feats[:n])), train_masks[:n]),
+               "test_auroc": auroc(torch.sigmoid(net.logits(test_feats)), test_masks),
+               "final_bce": float(loss)}
+    if return_net:
+        out["net"] = net
+    return out
