@@ -1,0 +1,32 @@
+"""The reference runs shipped in data/reference_runs: small, no checkpoints, and readable by
+the explorer and RunDir, with real evolution (snapshots from step 0 to the last epoch)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scd_lab.train import RunDir
+from scd_lab.viz.explorer import reference_runs
+
+ROOT = Path(__file__).resolve().parents[1] / "data" / "reference_runs"
+RUNS = reference_runs()
+
+
+def test_reference_runs_are_small_and_carry_no_checkpoint():
+    assert {"demo-byol", "demo-scd-byol", "demo-lewel-byol"} <= set(RUNS)
+    files = [p for p in ROOT.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 8 * 2**20
+    assert not [p for p in files if "checkpoints" in p.parts or p.name == "last.pt"]
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_each_reference_run_reads_back(name):
+    rd = RunDir(RUNS[name])
+    snaps = rd.snapshots()
+    assert snaps and snaps[0]["maps"]
+    probe = rd.probe()
+    assert probe["images"].shape[0] == next(iter(snaps[0]["maps"].values())).shape[0]
+    assert rd.metrics("saliency"), "every reference run has measured maps"
+    if not name.startswith("ceiling-"):  # trained runs: the whole evolution from step 0
+        assert snaps[0]["step"] == 0 and len(snaps) >= 7 and rd.summary()["steps"] > 0
