@@ -33,9 +33,9 @@
 # | runs | what you need | time to first picture | what to expect |
 # |---|---|---|---|
 # | `SMOKE = True` | nothing | about 1 min (2 tiny runs, CPU) | noisy maps; AUROC near 0.5 |
-# | reference runs (`RUNS = None`) | `data/reference_runs/` | seconds | `scd_fg` above the channel-sum map by the last epoch; LEWEL's map may be inverted |
-# | your `scd-lab demo` (CPU tier) | ~20 min of training | seconds once trained | as the reference runs |
-# | GPU tier runs | a GPU run directory | seconds | sharper maps, AUROC well above 0.5 |
+# | reference runs (`RUNS = None`) | `data/reference_runs/` | seconds | the demo's runs: SCD's `scd_fg` ends at AUROC 0.58, no better than the channel-sum map of the same network (0.58); LEWEL's `lewel_maxvar` at 0.52, inverted at epoch 2 |
+# | your `scd-lab demo` (CPU tier) | about 10 min of training on an idle 2-core machine | seconds once trained | the same figures as the reference runs (same seed) |
+# | GPU tier runs | a GPU run directory | seconds | not measured for this notebook; the README's 40-epoch H100 runs ended at AUROC 0.56-0.61 |
 #
 # The explorer reads each snapshot once and caches every overlay it has drawn: moving a slider
 # back to an epoch you have seen costs under a millisecond.
@@ -50,7 +50,7 @@ from scd_lab.train import RunDir
 
 if RUNS is None:
     # tiny runs go to runs_root()/nb05-smoke-<method>; a finished one is reused
-    RUNS = smoke_runs(("scd-byol", "lewel-byol")) if SMOKE else reference_runs()
+    RUNS = smoke_runs(("scd-byol", "lewel-byol")) if SMOKE else reference_runs("demo")
 if not RUNS:
     raise FileNotFoundError("no runs: data/reference_runs/ is empty; set SMOKE = True, or set RUNS to "
                      "run directories made with `scd-lab demo`")
@@ -79,6 +79,20 @@ fig = saliency_grid(RUNS, images=6)
 
 # %%
 fig = epoch_grid(RUNS, image=explorer.state.image, epochs=5)
+
+# %% [markdown]
+# ## Where the features carry the object
+#
+# The reference runs of the conditions study (distinct textures: background regions use
+# texture families no class uses) are shown together with the **supervised ceiling**: SCD's
+# saliency-net architecture trained *with* the masks on one run's frozen features. It is not
+# a self-supervised map: it shows what a map of SCD's form could find on those features.
+
+# %%
+DISTINCT = {} if SMOKE else reference_runs("distinct")
+if DISTINCT:
+    study = Explorer(DISTINCT, images=8)
+    display(study)  # noqa: F821 - IPython's display
 
 # %% [markdown]
 # ## Summary: the numbers behind the pictures

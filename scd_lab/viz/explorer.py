@@ -769,15 +769,22 @@ def _esc(text: str) -> str:
     return html.escape(str(text), quote=True)
 
 
-def reference_runs(root=None) -> dict[str, Path]:
+def reference_runs(group: str | None = None, root=None) -> dict[str, Path]:
     """The reference runs shipped under ``data/reference_runs/<name>/`` (name -> path); empty
-    if none. ``root`` defaults to the repository's ``data/reference_runs``."""
+    if none. ``group`` keeps the names that start with ``group + "-"`` or contain
+    ``"-" + group`` (``"demo"``: the demo's runs; ``"distinct"``: the distinct-texture runs
+    and their supervised ceiling), which share their probe images and can be shown together.
+    ``root`` defaults to the repository's ``data/reference_runs``."""
     root = Path(root) if root is not None else \
         Path(__file__).resolve().parents[2] / "data" / "reference_runs"
     if not root.is_dir():
         return {}
-    return {p.name: p for p in sorted(root.iterdir())
+    runs = {p.name: p for p in sorted(root.iterdir())
             if p.is_dir() and ((p / "snapshots").is_dir() or (p / "probe.pt").is_file())}
+    if group is not None:
+        runs = {k: v for k, v in runs.items()
+                if k.startswith(group + "-") or f"-{group}" in k}
+    return runs
 
 
 SMOKE_OVERRIDES = [
