@@ -179,3 +179,27 @@ def test_scores_invariant_to_feature_scale():
     # ...but flipping the sign of the queries does change them (so the test can fail).
     flipped = knn_predict(-queries, bank, labels, 4, k=5, tau=0.1)
     assert not torch.allclose(flipped, base, rtol=1e-3)
+
+
+def test_monitor_bank_and_queries_are_disjoint_by_construction():
+    """The kNN bank is drawn from the training split and the queries are the held-out split:
+    no query image is in the bank (checked image by image), and the bank has no repeats."""
+    import hashlib
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
+    from helpers import tiny_config, tiny_data
+
+    from scd_lab.run import monitor_sets
+
+    train, test = tiny_data(n_train=64, n_test=32)
+    sets = monitor_sets(tiny_config("byol", ["train.knn_bank_size=48"]), train, test)
+
+    def digests(images):
+        return [hashlib.sha1(im.numpy().tobytes()).hexdigest() for im in images]
+
+    bank, queries = digests(sets["bank"].images), digests(sets["queries"].images)
+    assert len(bank) == 48 and len(set(bank)) == 48  # a subset, drawn without replacement
+    assert set(bank) <= set(digests(train.images))
+    assert not set(bank) & set(queries) and set(queries) <= set(digests(test.images))
