@@ -8,10 +8,10 @@
 # **Prerequisites.** `pip install -e ".[notebooks]"`; nothing else (the dataset is generated
 # on first use and cached).
 #
-# | tier | what runs | time (measured) |
+# | tier | what runs | time |
 # |---|---|---|
-# | CPU smoke (`SMOKE = True`, CI) | 20 hand-built steps, a 2-epoch run on 512 images | about 30 s on the project's 2-core machine |
-# | CPU full (`SMOKE = False`) | the `cpu` preset, 4 epochs of SCD-BYOL on 5,000 images | about 5 min on the same machine |
+# | CPU smoke (`SMOKE = True`, CI) | 20 hand-built steps, a 2-epoch run on 512 images | measured: about 30 s on the project's 2-core machine |
+# | CPU full (`SMOKE = False`) | the `cpu` preset, 4 epochs of SCD-BYOL on 5,000 images | estimated from the demo's measured rate (about 75 s an epoch with its monitors): about 5 min |
 # | one GPU | the same, with `train.device=cuda` | not measured in this release |
 #
 # The numbers to expect: kNN top-1 rises above its step-0 value (about 0.18 for 10 classes),

@@ -8,10 +8,10 @@
 #
 # **Prerequisites.** Notebooks 01 and 02.
 #
-# | tier | what runs | time (measured) |
+# | tier | what runs | time |
 # |---|---|---|
-# | CPU smoke (CI) | a 1-epoch SCD-BYOL run on 256 images, probes of 20 epochs | about 1 min on the project's 2-core machine |
-# | CPU full | the `cpu`-preset SCD-BYOL run (6 epochs; reused from `scd-lab demo` when present), probes of 100 epochs, 3 seeds each | about 5 min with the demo's run, 8 min without |
+# | CPU smoke (CI) | a 1-epoch SCD-BYOL run on 256 images, probes of 20 epochs | measured: about 1 min on the project's 2-core machine |
+# | CPU full | the `cpu`-preset SCD-BYOL run (6 epochs; reused from `scd-lab demo` when present), probes of 100 epochs, 3 seeds each | not measured yet; the 6-epoch run alone takes about 7 min (the demo's rate) |
 # | one GPU | the same on a run of the `in100-r18` preset | not measured in this release |
 
 # %% tags=["parameters"]
