@@ -27,6 +27,13 @@ from .features import embed, eval_mode
 FEATURE_KINDS = ("gap", "fg")
 
 
+
+def cosine_schedule(opt: torch.optim.Optimizer, total: int):
+    """Cosine decay of every group's learning rate to 0 over ``total`` steps (no warm-up),
+    the schedule of the training loop (``scd_lab.train.cosine_lr``) as a scheduler."""
+    from ..train.optim import cosine_lr
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda k: cosine_lr(min(k, total), total, 1.0))
+
 def features_for(method: nn.Module, images: Tensor, transform: Callable[[Tensor], Tensor],
                  kind: str = "gap", autocast=contextlib.nullcontext,
                  batch: int = 256) -> Tensor:
@@ -137,8 +144,7 @@ def linear_probe(train_feats: Tensor, train_labels: Tensor, test_feats: Tensor,
     n = len(x_train)
     steps_per_epoch = math.ceil(n / batch)
     total = max(epochs * steps_per_epoch, 1)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda k: 0.5 * (1.0 + math.cos(math.pi * min(k, total) / total)))
+    sched = cosine_schedule(opt, total)
     g = torch.Generator().manual_seed(seed)
     final_loss = float("nan")
     with torch.enable_grad():

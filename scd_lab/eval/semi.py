@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..methods.base import gap
+from .linear import cosine_schedule
 
 
 def label_subset(labels: Tensor, fraction: float, seed: int = 0) -> Tensor:
@@ -194,8 +195,7 @@ def finetune(trunk: nn.Module, train_images: Tensor, train_labels: Tensor, test_
                               lr=lr, momentum=momentum, weight_decay=weight_decay)
         n = len(train_images)
         total = max(epochs * math.ceil(n / batch), 1)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda k: 0.5 * (1.0 + math.cos(math.pi * min(k, total) / total)))
+        sched = cosine_schedule(opt, total)
         g = torch.Generator().manual_seed(seed)
         final_loss = float("nan")
         with torch.enable_grad():
