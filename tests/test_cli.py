@@ -51,6 +51,7 @@ def sets(*overrides):
     return [a for s in overrides for a in ("--set", s)]
 
 
+@pytest.mark.slow
 def test_help_describes_every_verb_and_argument(tmp_path):
     out = scd_lab("--help", tmp_path=tmp_path, check=0).stdout
     for verb in ("train", "demo", "eval", "data", "presets", "methods"):
@@ -83,7 +84,7 @@ def test_data_synthetic_and_in100_as_users_call_them(tmp_path, fake_imagenet):
     assert "Traceback" not in proc.stderr
 
 
-SLOW = pytest.mark.slow  # each case starts Python and torch (2-3 s): the fast suite keeps three
+SLOW = pytest.mark.slow  # each case starts Python and torch (2-3 s): the fast suite keeps one
 
 
 @pytest.mark.parametrize("args,words", [
@@ -91,7 +92,8 @@ SLOW = pytest.mark.slow  # each case starts Python and torch (2-3 s): the fast s
     pytest.param(["data", "synthetic", "--split", "nope"], ["nope", "default"], marks=SLOW),
     pytest.param(["data", "in100", "--imagenet-root", "missing", "--out", "o"],
                  ["missing", "train/"], marks=SLOW),
-    (["train", "--set", "method.alpah=1"], ["method.alpah", "did you mean 'alpha'"]),
+    pytest.param(["train", "--set", "method.alpah=1"], ["method.alpah", "did you mean 'alpha'"],
+                 marks=SLOW),
     pytest.param(["train", "--method", "simclr"], ["simclr", "byol"], marks=SLOW),
     pytest.param(["train", "--preset", "gpu"], ["gpu", "cpu"], marks=SLOW),
     pytest.param(["train", "--config", "nope.yaml"], ["nope.yaml", "does not exist"],
@@ -100,7 +102,7 @@ SLOW = pytest.mark.slow  # each case starts Python and torch (2-3 s): the fast s
                  ["nowhere", "scd-lab data in100"], marks=SLOW),
     pytest.param(["train", "--set", "train.batch_size=100000"],
                  ["100000", "lower the batch size"], marks=SLOW),
-    (["eval", "nowhere"], ["nowhere", "scd-lab train"]),
+    pytest.param(["eval", "nowhere"], ["nowhere", "scd-lab train"], marks=SLOW),
     pytest.param(["train", "--resume", "nowhere"], ["nowhere", "scd-lab train"], marks=SLOW),
 ])
 def test_user_errors_are_one_line(tmp_path, args, words):

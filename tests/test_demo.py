@@ -1,6 +1,8 @@
 """`scd-lab demo` end to end on a tiny plan: runs, figure, table, reuse and resume."""
 from __future__ import annotations
 
+import pytest
+
 import sys
 from pathlib import Path
 
@@ -15,6 +17,7 @@ SMALL = [s for s in TINY if not s.startswith("train.knn_bank_size")] + [
     "data.num_train=128", "data.num_test=64", "data.num_classes=4", "train.knn_bank_size=128"]
 
 
+@pytest.mark.slow
 def test_demo_trains_a_fixed_plan_then_reuses_and_resumes(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SCD_LAB_CACHE", str(tmp_path / "cache"))
     speeds = iter([5.0, 0.01, 0.01])  # whatever the machine's speed, the plan is the same

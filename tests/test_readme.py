@@ -51,6 +51,7 @@ CLI = [sys.executable, "-m", "scd_lab.cli"]
 COVERED = {
     "python -m pip install -e . && scd-lab demo": "test_demo_command",
     'python -m pip install -e ".[dev]" && python -m pytest': "CI itself (.ci/run)",
+    'python -m pytest -m "not slow"': "CI itself (a subset of the whole suite)",
     "scd-lab data in100 --imagenet-root /data/imagenet --out data/imagenet100 --resize 112":
         "test_imagenet100_commands",
     "scd-lab train --preset in100-r18 --set data.root=data/imagenet100":

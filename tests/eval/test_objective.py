@@ -1,6 +1,8 @@
 """The frozen-feature objective probe and the oracle comparison, on constructed trunks."""
 from __future__ import annotations
 
+import pytest
+
 import torch
 from torch import nn
 
@@ -46,6 +48,7 @@ def mask_images(n: int, seed: int) -> ImageArray:
     return ImageArray(images, torch.zeros(n, dtype=torch.long), masks, ["square"])
 
 
+@pytest.mark.slow
 def test_probe_splits_each_image_along_a_mask_channel():
     train, held = mask_images(256, 0), mask_images(64, 1)
     augment = TwoViewAugment((CROPS_ONLY, CROPS_ONLY), 32)

@@ -484,6 +484,7 @@ def test_queue_with_two_processes(tmp_path):
         assert torch.equal(r["back"], r["x"])
 
 
+@pytest.mark.slow
 def test_supervised_reference_learns_the_labels(tmp_path):
     """Cross-entropy on the labels with the kit's trainer: the loss falls and the features
     separate the classes (kNN far above chance)."""
