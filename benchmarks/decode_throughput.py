@@ -50,16 +50,7 @@ def write_jpegs(folder: Path, n: int, width: int, height: int, seed: int = 0) ->
 
 
 def pil_draft(path, size: int) -> torch.Tensor:
-    with Image.open(path) as im:
-        im.draft("RGB", (size, size))  # libjpeg DCT scaling, never below size
-        im = im.convert("RGB")
-        w, h = im.size
-        s = size / min(w, h)
-        nw, nh = max(size, round(w * s)), max(size, round(h * s))
-        im = im.resize((nw, nh), Image.BILINEAR)
-        left, top = (nw - size) // 2, (nh - size) // 2
-        arr = np.asarray(im.crop((left, top, left + size, top + size)), dtype=np.uint8)
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+    return load_image(path, size, draft=True)  # libjpeg DCT scaling, never below size
 
 
 def tv_cpu(path, size: int) -> torch.Tensor:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .config import SYNTHETIC_KNOBS, Config, resolve, to_dict
-from .errors import DataError, RunError
+from .errors import RunError
 from .train.callbacks import KNNMonitor, SaliencyMonitor
 from .train.checkpoint import load_checkpoint
 from .train.rundir import RunDir
@@ -75,16 +75,6 @@ def build_monitors(cfg: Config, train, test) -> list:
             SaliencyMonitor(s["probe"], s["held"], t.snapshot_every)]
 
 
-def _checked_data(cfg: Config, data):
-    if data is None:
-        data = build_data(cfg.data, cfg.train.num_workers)
-    train, test = data
-    if len(train) < cfg.train.batch_size:
-        raise DataError(f"the training set has {len(train)} images, fewer than "
-                        f"train.batch_size={cfg.train.batch_size}; lower the batch size")
-    return train, test
-
-
 def build_run(cfg: Config | None, out=None, *, resume: bool = False, data=None, callbacks=(),
               device: str | None = None) -> Trainer:
     """A ``Trainer`` for ``cfg``: method, data, augmentation and monitors built from it.
@@ -118,7 +108,7 @@ def build_run(cfg: Config | None, out=None, *, resume: bool = False, data=None, 
     if cfg is None:
         raise RunError("build_run needs a config (or resume=True and a run directory)")
     cfg = resolve(cfg)
-    train, test = _checked_data(cfg, data)
+    train, test = data if data is not None else build_data(cfg.data, cfg.train.num_workers)
     torch.manual_seed(cfg.train.seed)
     from .methods import build_method
     method = build_method(cfg, num_classes=train.num_classes)

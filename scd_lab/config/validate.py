@@ -14,6 +14,7 @@ import difflib
 import types
 import typing
 from pathlib import Path
+from typing import Any
 
 import yaml
 

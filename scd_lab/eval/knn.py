@@ -33,3 +33,13 @@ def knn_accuracy(queries, query_labels, bank, bank_labels, num_classes: int, k: 
     """Top-1 accuracy of ``knn_predict``. Bank and queries must be different images."""
     scores = knn_predict(queries, bank, bank_labels, num_classes, k, tau)
     return (scores.argmax(1) == query_labels.to(scores.device)).float().mean().item()
+
+
+def knn_top1(queries, query_labels, bank, bank_labels, ks=(20, 200), tau: float = 0.07
+             ) -> dict[int, float]:
+    """Top-1 accuracy for each k in ``ks`` (classes counted from both label sets): the
+    figures of the kNN monitor and of ``scd-lab eval knn``."""
+    bank_labels = bank_labels.to(bank.device)
+    query_labels = query_labels.to(bank.device)
+    nc = int(max(int(bank_labels.max()), int(query_labels.max()))) + 1
+    return {k: knn_accuracy(queries, query_labels, bank, bank_labels, nc, k, tau) for k in ks}

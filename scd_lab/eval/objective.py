@@ -186,22 +186,14 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        _ema(heads, momentum_at(step, steps, base_momentum, "cosine"))
+        heads.momentum_update(momentum_at(step, steps, base_momentum, "cosine"),
+                              _head_pairs(heads))
         losses.append(float(loss.detach()) / (lam if method == "scd" and lam else 1.0))
     history.append({"step": steps, **measure_map(heads, held_feats, held.masks),
                     "loss": losses[-1] if losses else None})
     tail = losses[-max(1, steps // 10):]
     return {"history": history, "final_loss": sum(tail) / len(tail), "method": method,
             "alpha": alpha, "lam": lam, "steps": steps, "seed": seed}
-
-
-@torch.no_grad()
-def _ema(heads: nn.Module, m: float) -> None:
-    online, target = [], []
-    for o, t in _head_pairs(heads):
-        online += list(o.parameters())
-        target += list(t.parameters())
-    torch._foreach_lerp_(target, online, 1.0 - m)
 
 
 def feature_masks(masks: Tensor, params: dict, out_size: int, feat_size) -> Tensor:
@@ -247,11 +239,9 @@ def oracle_loss(trunk: nn.Module, train, augment, which: str = "mask", alpha: fl
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        with torch.no_grad():
-            m = momentum_at(step, steps, base_momentum, "cosine")
-            torch._foreach_lerp_(list(heads.target_sem_projector.parameters()),
-                                 list(heads.sem_projector.parameters()), 1.0 - m)
-        losses.append(float(loss))
+        heads.momentum_update(momentum_at(step, steps, base_momentum, "cosine"),
+                              [(heads.sem_projector, heads.target_sem_projector)])
+        losses.append(float(loss.detach()))
     tail = losses[-max(1, steps // 10):]
     return {"final_loss": sum(tail) / len(tail), "which": which, "alpha": alpha,
             "steps": steps, "seed": seed}

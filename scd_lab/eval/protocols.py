@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from ..errors import UserError
 from .features import eval_mode
-from .knn import knn_accuracy
+from .knn import knn_top1
 from .saliency_metrics import centre_prior, pointing_game, saliency_report, upsample_maps
 
 KNN_KS = (20, 200)
@@ -188,11 +188,9 @@ def knn_eval(run_or_method, train=None, test=None, transform=None, ks=KNN_KS,
         tau = s.cfg.train.knn_tau if s.cfg is not None else 0.07
     fb = _features(s, bank.images, progress=progress, desc="kNN bank")
     fq = _features(s, queries.images, progress=progress, desc="kNN queries")
-    yb, yq = bank.labels.to(fb.device), queries.labels.to(fb.device)
-    nc = int(max(int(yb.max()), int(yq.max()))) + 1
     out = {**_head(s), "tau": tau, "k": list(ks), "bank": len(bank), "queries": len(queries)}
-    for k in ks:
-        out[f"knn_top1_k{k}"] = knn_accuracy(fq, yq, fb, yb, nc, k, tau)
+    for k, acc in knn_top1(fq, queries.labels, fb, bank.labels, ks, tau).items():
+        out[f"knn_top1_k{k}"] = acc
     if save and s.eval_dir is not None:
         _write_json(s.eval_dir / "knn.json", out)
     return out
@@ -445,6 +443,17 @@ def _warn_stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _open(path, mode: str):
+    """(the image converted to ``mode``, None), or (None, the error's type) for a bad file."""
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.convert(mode), None
+    except Exception as e:  # noqa: BLE001 - PIL raises many kinds for a bad file
+        return None, type(e).__name__
+
+
 def read_image_mask_folder(images_dir, masks_dir, size: int, warn=_warn_stderr,
                            progress: bool = False) -> dict:
     """Images of a folder with binary PNG masks of the same stem, resized to ``size``.
@@ -479,19 +488,13 @@ def read_image_mask_folder(images_dir, masks_dir, size: int, warn=_warn_stderr,
         if not mpath.is_file():
             skip(path, f"no mask {mpath.name} in {masks_dir}")
             continue
-        try:
-            with Image.open(path) as im:
-                im.load()
-                img = im.convert("RGB")
-        except Exception as e:  # noqa: BLE001 - PIL raises many kinds for a bad file
-            skip(path, f"unreadable image ({type(e).__name__})")
+        img, err = _open(path, "RGB")
+        if img is None:
+            skip(path, f"unreadable image ({err})")
             continue
-        try:
-            with Image.open(mpath) as mm:
-                mm.load()
-                mask = mm.convert("L")
-        except Exception as e:  # noqa: BLE001
-            skip(mpath, f"unreadable mask ({type(e).__name__})")
+        mask, err = _open(mpath, "L")
+        if mask is None:
+            skip(mpath, f"unreadable mask ({err})")
             continue
         if mask.size != img.size:
             skip(mpath, f"mask is {mask.size[0]}x{mask.size[1]}, its image "

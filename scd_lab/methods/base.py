@@ -90,11 +90,12 @@ class Method(nn.Module):
         raise NotImplementedError  # pragma: no cover
 
     @torch.no_grad()
-    def momentum_update(self, m: float) -> None:
+    def momentum_update(self, m: float, pairs=None) -> None:
         """xi <- m xi + (1 - m) theta for every (online, target) pair (parameters only; the
-        target's BN statistics come from its own forward passes)."""
+        target's BN statistics come from its own forward passes). ``pairs`` defaults to
+        ``momentum_pairs()``; the frozen-feature probe passes the heads' pairs only."""
         online, target = [], []
-        for o, t in self.momentum_pairs():
+        for o, t in (self.momentum_pairs() if pairs is None else pairs):
             online += list(o.parameters())
             target += list(t.parameters())
         if target:  # a method without a target network (supervised) has nothing to update

@@ -9,7 +9,7 @@ to the method, the device, ``log`` and the run directory.
 from __future__ import annotations
 
 from ..eval.features import embed, eval_mode, method_maps
-from ..eval.knn import knn_accuracy
+from ..eval.knn import knn_top1
 from ..eval.saliency_metrics import map_reports
 
 
@@ -62,13 +62,9 @@ class KNNMonitor(PeriodicMonitor):
         with eval_mode(method):
             bank = embed(method.features, self.bank.images, transform, autocast)  # (N, C)
             queries = embed(method.features, self.queries.images, transform, autocast)  # (Q, C)
-        bank_labels = self.bank.labels.to(bank.device)
-        query_labels = self.queries.labels.to(bank.device)
-        nc = int(max(bank_labels.max(), query_labels.max())) + 1
-        return {"knn_top1": knn_accuracy(queries, query_labels, bank, bank_labels, nc, self.k,
-                                         self.tau),
-                "knn_top1_k200": knn_accuracy(queries, query_labels, bank, bank_labels, nc, 200,
-                                              self.tau)}
+        acc = knn_top1(queries, self.queries.labels, bank, self.bank.labels, (self.k, 200),
+                       self.tau)
+        return {"knn_top1": acc[self.k], "knn_top1_k200": acc[200]}
 
     def measure(self, trainer, step: int) -> dict:
         rec = {"kind": "knn", "step": step, "epoch": trainer.epoch_at(step),

@@ -35,14 +35,14 @@ from torch import nn
 from .. import __version__, dist
 from ..config import Config, OptimConfig, TrainConfig, to_dict
 from ..errors import ConfigError, UserError
-from .callbacks import Callback
 from .checkpoint import save_checkpoint
 from .optim import build_optimizer, cosine_lr
 from .rundir import RunDir
 
 
 class TrainingDiverged(UserError):
-    """The loss became NaN or infinite; the run stopped before applying that step."""
+    """The loss became NaN or infinite; the run stopped at the next logging step, before any
+    checkpoint after it was written."""
 
 
 def setup_distributed() -> tuple[int, int, torch.device]:
