@@ -12,7 +12,7 @@
 # | tier | time (measured) |
 # |---|---|
 # | CPU smoke (CI) | under 30 s on the project's 2-core machine |
-# | CPU full | about 30 s (5,000 images; generated once, then cached) |
+# | CPU full | about 45 s with the dataset cached (5,000 images; generated once, about 9 s) |
 # | one GPU | not needed |
 
 # %% tags=["parameters"]
