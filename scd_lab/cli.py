@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_bench(sub)
     from .study import register as register_study
     register_study(sub)
+    from .sweep import register as register_sweep
+    register_sweep(sub)
     from .viz.tensorboard import register as register_export_tb
     register_export_tb(sub)
     return p
