@@ -22,7 +22,7 @@ from .errors import RunError
 from .train.callbacks import KNNMonitor, SaliencyMonitor
 from .train.checkpoint import load_checkpoint
 from .train.rundir import RunDir
-from .train.trainer import Trainer, seed_for
+from .train.trainer import Trainer, seed_for, setup_distributed
 
 NUM_QUERIES = 2000  # held-out images the kNN monitor classifies
 NUM_SALIENCY = 500  # held-out images with masks the saliency monitor measures
@@ -40,11 +40,17 @@ def runs_root() -> Path:
     return Path.cwd() / "runs"
 
 
-def build_data(d, num_workers: int = 0) -> tuple:
-    """(train, test) ``ImageArray`` pair for a ``DataConfig`` (synthetic knobs applied)."""
+def build_data(d, num_workers: int = 0, stream: dict | None = None) -> tuple:
+    """(train, test) ``ImageArray`` pair for a ``DataConfig`` (synthetic knobs applied).
+
+    With ``d.stream`` and ``stream`` (the ``StreamingFolder`` arguments ``batch_size``,
+    ``seed``, ``rank``, ``world`` of the trainer that will read it), train is a
+    ``StreamingFolder``; without ``stream`` (``load_run``, the evaluation) it is decoded into
+    memory as usual."""
     from .data import build_datasets
     if not d.dataset.startswith("synthetic"):
-        return build_datasets(d.dataset, d.image_size, d.root, num_workers=num_workers)
+        return build_datasets(d.dataset, d.image_size, d.root, num_workers=num_workers,
+                              stream=stream if d.stream else None)
     extra = {k: getattr(d, k) for k in SYNTHETIC_KNOBS if getattr(d, k) is not None}
     return build_datasets(d.dataset, d.image_size, seed=d.seed, **extra)
 
@@ -84,7 +90,8 @@ def build_run(cfg: Config | None, out=None, *, resume: bool = False, data=None, 
         out: the run directory (``None``: nothing written, records in ``trainer.history``).
         resume: continue the run in ``out`` from its last checkpoint (from step 0 if it was
             stopped before its first checkpoint).
-        data: optional (train, test) ``ImageArray`` pair instead of building ``cfg.data``.
+        data: optional (train, test) pair instead of building ``cfg.data`` (train: an
+            ``ImageArray`` or a ``StreamingFolder``; ``data.stream=true`` builds the latter).
         callbacks: extra ``Callback`` objects after the monitors.
         device: override the automatic device.
 
@@ -108,7 +115,14 @@ def build_run(cfg: Config | None, out=None, *, resume: bool = False, data=None, 
     if cfg is None:
         raise RunError("build_run needs a config (or resume=True and a run directory)")
     cfg = resolve(cfg)
-    train, test = data if data is not None else build_data(cfg.data, cfg.train.num_workers)
+    if data is None:
+        stream = None
+        if cfg.data.stream:  # this process's shard of the trainer's batches
+            rank, world, _ = setup_distributed()
+            stream = dict(batch_size=cfg.train.batch_size, seed=cfg.train.seed, rank=rank,
+                          world=world)
+        data = build_data(cfg.data, cfg.train.num_workers, stream)
+    train, test = data
     torch.manual_seed(cfg.train.seed)
     from .methods import build_method
     method = build_method(cfg, num_classes=train.num_classes)
@@ -132,6 +146,13 @@ def _differences(a: Config, b: Config, ignore=("train.progress",)) -> list[str]:
             if f"{section}.{key}" not in ignore and db[section].get(key) != v:
                 out.append(f"{section}.{key}: {db[section].get(key)!r} there, {v!r} asked")
     return out
+
+
+def is_finished_run_of(cfg: Config, out) -> bool:
+    """True when ``out`` holds a finished run of ``cfg`` (``train.progress`` aside): one that
+    ``ensure_run(cfg, out)`` would reuse as it is, e.g. a run of ``scd-lab demo``."""
+    rundir = RunDir(out)
+    return rundir.is_finished() and not _differences(resolve(cfg), rundir.config())
 
 
 def ensure_run(cfg: Config, out, data=None, callbacks=()) -> dict:

@@ -101,6 +101,10 @@ class DataConfig:
         knobs of the synthetic generator (``None`` = the split's default; see
         ``scd_lab.data.synthetic.SyntheticSpec``).
     seed: seed of the synthetic generator.
+    stream: ``folder`` only: stream the training split from its JPEG files, each step's batch
+        decoded by ``train.num_workers`` DataLoader processes (``scd_lab.data.stream``), instead
+        of decoding the whole split into memory first; same batches, same augmentation. For
+        full-size images (the ``paper-*`` presets); the held-out split stays in memory.
     """
 
     dataset: str = "synthetic"
@@ -120,6 +124,7 @@ class DataConfig:
     saturation: float | None = None
     distinct_textures: bool | None = None
     seed: int = 0
+    stream: bool = False
 
 
 @dataclass
@@ -150,7 +155,8 @@ class TrainConfig:
     max_steps: stop after this many steps (None: epochs * steps per epoch).
     knn_every, snapshot_every, ckpt_every: in epochs, 0 = never. The monitors also run at
         step 0; a checkpoint is also written at the last step (unless ckpt_every = 0).
-    num_workers: processes that decode an image folder (``data.dataset=folder``).
+    num_workers: processes that decode an image folder (``data.dataset=folder``): once, into
+        memory, or every step with ``data.stream``.
     probe_size: held-out images whose saliency maps are snapshotted.
     deterministic: deterministic algorithms (needed for bit-exact resume).
     """

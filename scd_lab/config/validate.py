@@ -106,6 +106,9 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"data.dataset={d.dataset!r} needs data.root (a directory); {hint}")
     for p in ("num_train", "num_test", "num_classes"):
         _positive(f"data.{p}", getattr(d, p))
+    if d.stream and d.dataset != "folder":
+        raise ConfigError(f"data.stream=true streams JPEG folders (data.dataset='folder'), not "
+                          f"data.dataset={d.dataset!r}; set data.stream=false")
     _positive("optim.lr", o.lr)
     _positive("optim.weight_decay", o.weight_decay, allow_zero=True)
     _positive("optim.warmup_epochs", o.warmup_epochs, allow_zero=True)

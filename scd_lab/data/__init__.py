@@ -23,7 +23,7 @@ from .synthetic import SPLITS, SyntheticSpec, gallery, generate, knob_gallery, l
 
 
 def build_datasets(name: str, image_size: int, root: str | None = None, num_workers: int = 0,
-                   **spec_overrides) -> tuple[ImageArray, ImageArray]:
+                   stream: dict | None = None, **spec_overrides) -> tuple:
     """The (train, test) arrays of a named dataset, at ``image_size`` pixels.
 
     Args:
@@ -33,6 +33,9 @@ def build_datasets(name: str, image_size: int, root: str | None = None, num_work
         image_size: side of the square images.
         root: data folder for ``imagenet100`` and ``folder``.
         num_workers: decoding processes for ``folder``.
+        stream: ``folder`` only: the training split as a ``StreamingFolder`` built with these
+            keyword arguments (``batch_size``, ``seed``, ``rank``, ``world``), decoded batch by
+            batch in ``num_workers`` processes; the test split is still an ``ImageArray``.
         **spec_overrides: :class:`SyntheticSpec` fields for the synthetic datasets
             (``cache_dir`` is passed to :func:`load_synthetic`).
 
@@ -43,6 +46,8 @@ def build_datasets(name: str, image_size: int, root: str | None = None, num_work
     if name.startswith("synthetic"):
         split = {"synthetic": "default"}.get(name, name.removeprefix("synthetic-"))
         return load_synthetic(split, image_size=image_size, **spec_overrides)
+    if stream is not None and name != "folder":
+        raise ValueError(f"only the 'folder' dataset streams, not {name!r}")
     if spec_overrides:
         raise ValueError(f"dataset {name!r} takes no spec overrides, got {sorted(spec_overrides)}")
     if name in ("imagenet100", "folder") and root is None:
@@ -57,6 +62,12 @@ def build_datasets(name: str, image_size: int, root: str | None = None, num_work
     if name == "folder":
         base = Path(root)
         test_dir = base / "val" if (base / "val").is_dir() else base / "test"
+        if stream is not None:
+            from .stream import StreamingFolder
+            train = StreamingFolder(base / "train", image_size, num_workers=num_workers,
+                                    **stream)
+            test_ds = ImageFolderDataset(test_dir, image_size, class_names=train.class_names)
+            return train, to_image_array(test_ds, num_workers=num_workers)
         train_ds = ImageFolderDataset(base / "train", image_size)
         test_ds = ImageFolderDataset(test_dir, image_size, class_names=train_ds.class_names)
         return (to_image_array(train_ds, num_workers=num_workers),

@@ -20,6 +20,9 @@ the scan but fails to decode is replaced by the next readable one, as in memory,
     for step, images, labels in stream.iterate(0, 1000):   # uint8 (B, 3, 256, 256)
         x1, x2, _, _ = augment(images.to("cuda", non_blocking=True), generator)
 
+A run uses it with ``data.dataset=folder data.stream=true`` (``scd_lab.run.build_run``; the
+trainer calls ``batch(step)``).
+
 Optional GPU decoding (``decode="cuda"``, needs CUDA and torchvision): the workers only read
 the file bytes; ``torchvision.io.decode_jpeg(device="cuda")`` decodes the batch and the resize
 and crop run on the GPU (antialiased bilinear, so pixels differ slightly from PIL's).
@@ -35,7 +38,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from ..errors import DataError
-from .folder import ImageFolderDataset
+from .arrays import ImageArray
+from .folder import ImageFolderDataset, to_image_array
 
 
 def _seed_for(*parts: int) -> int:
@@ -151,8 +155,21 @@ class StreamingFolder:
         return self.folder.class_names
 
     @property
+    def num_classes(self) -> int:
+        return len(self.folder.class_names)
+
+    @property
     def targets(self) -> list[int]:
         return self.folder.targets
+
+    def subset(self, idx: Tensor) -> ImageArray:
+        """The images at ``idx``, decoded into memory (by ``num_workers`` processes): the kNN
+        monitor's bank (``scd_lab.run.monitor_sets``)."""
+        sub = torch.utils.data.Subset(self.folder, idx.tolist())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # bad files: replaced, as in ``batch``
+            arr = to_image_array(sub, num_workers=self.num_workers)
+        return ImageArray(arr.images, arr.labels, None, list(self.class_names))
 
     @property
     def steps_per_epoch(self) -> int:

@@ -74,7 +74,10 @@ class Trainer:
 
     Args:
         method: a ``scd_lab.methods.Method`` (moved to the device in place).
-        data: the training images, an ``ImageArray`` (uint8, labels unused).
+        data: the training images, an ``ImageArray`` (uint8, labels unused), or a stream of
+            batches in this trainer's order (``StreamingFolder``: ``batch(step, stop)`` gives
+            this process's uint8 images and labels of ``step``; its ``seed``, ``batch_size``,
+            ``rank`` and ``world`` must be the trainer's).
         augment: a ``TwoViewAugment`` (its ``eval_input`` is the test-time transform).
         cfg: a ``TrainConfig`` (length, batch, precision, seed, checkpoint period).
         optim: an ``OptimConfig`` (default SGD, lr 0.05 x batch / 256, cosine decay).
@@ -112,6 +115,8 @@ class Trainer:
             raise ConfigError(f"the training set has {n} images, fewer than "
                               f"train.batch_size={t.batch_size}; lower the batch size")
         method.check_dataset(n)
+        self.streaming = callable(getattr(data, "batch", None))
+        self._streamed: tuple = (-1, None, None)  # (step, images, labels) of the last batch
         self.data, self.augment = self._place(data), augment
         self.steps_per_epoch = n // t.batch_size
         self.total_steps = t.max_steps or t.epochs * self.steps_per_epoch
@@ -147,6 +152,13 @@ class Trainer:
     def _place(self, data):
         """Hold the training images on the GPU when they fit in a third of free memory."""
         self.data_device = torch.device("cpu")
+        if self.streaming:
+            mine = (self.cfg.seed, self.cfg.batch_size, self.rank, self.world)
+            theirs = (data.seed, data.batch_size, data.rank, data.world)
+            if mine != theirs:
+                raise ConfigError(f"the stream's (seed, batch size, rank, processes) {theirs} "
+                                  f"are not the trainer's {mine}")
+            return data
         if self.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.device)
             if data.images.numel() < free / 3:
@@ -195,10 +207,21 @@ class Trainer:
         start = i * self.cfg.batch_size + self.rank * self.local_batch
         return self._perm[1][start:start + self.local_batch]
 
+    def _stream_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``step``'s (images, labels) from the stream, on the device (kept for ``labels``)."""
+        if self._streamed[0] != step:
+            images, labels = self.data.batch(step, stop=self.total_steps)
+            self._streamed = (step, images.to(self.device, non_blocking=True),
+                              labels.to(self.device, non_blocking=True))
+        return self._streamed[1], self._streamed[2]
+
     def views(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The two augmented views for ``step`` on this process."""
-        idx = self.batch_indices(step)
-        images = self.data.images[idx.to(self.data_device)].to(self.device, non_blocking=True)
+        if self.streaming:
+            images = self._stream_batch(step)[0]
+        else:
+            idx = self.batch_indices(step).to(self.data_device)
+            images = self.data.images[idx].to(self.device, non_blocking=True)
         g = torch.Generator().manual_seed(seed_for(self.cfg.seed, step, self.rank, 1))
         x1, x2, _, _ = self.augment(images, g)
         if self.channels_last:
@@ -208,6 +231,8 @@ class Trainer:
 
     def labels(self, step: int) -> torch.Tensor:
         """The labels of ``step``'s batch on the device (for methods with ``uses_labels``)."""
+        if self.streaming:
+            return self._stream_batch(step)[1]
         idx = self.batch_indices(step).to(self.data_device)
         return self.data.labels[idx].to(self.device, non_blocking=True)
 
@@ -281,13 +306,16 @@ class Trainer:
                                 if self.device.type == "cuda" else platform.processor() or "cpu"),
                 "world_size": self.world, "method": getattr(self.method, "name", "method"),
                 "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
-                "num_train": len(self.data), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                "num_train": len(self.data), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                **({"data_skipped": self.data.num_skipped} if self.streaming else {})}
 
     def _train_record(self, step: int, out, images: int, seconds: float) -> dict:
         record = {"kind": "train", "step": step, "epoch": self.epoch_at(step), "lr": self.lr,
                   "momentum": self.method.momentum(step - 1, self.total_steps),
                   "images_per_s": images / max(seconds, 1e-9)}
         record.update({k: float(v) for k, v in out.terms.items()})
+        if self.streaming:  # files that failed to decode so far (each replaced by another)
+            record["data_failed"] = self.data.num_failed
         for name, m in out.maps.items():
             record[f"{name}_mean"] = float(m.float().mean())
             record[f"{name}_spatial_std"] = float(m.float().flatten(1).std(1).mean())
@@ -346,6 +374,8 @@ class Trainer:
                     self.save(step)
         if bar is not None:
             bar.close()
+        if self.streaming:
+            self.data.close()  # its decoding processes exit
         summary = self.summarize(time.perf_counter() - fit_t0, step_time)
         self.log({"kind": "summary", "step": step, "epoch": self.epoch_at(step), **summary})
         if self.is_main and self.rundir is not None:
