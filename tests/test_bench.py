@@ -1,5 +1,6 @@
-"""scd_lab.bench: the hot path makes no host synchronisation (counted, not timed), and the
-benchmark runs end to end on a tiny config."""
+"""scd_lab.bench: the hot path makes no host synchronisation (counted, run on the meta device
+and, on CUDA, under the sync debug mode; not timed), and the benchmark runs end to end on a
+tiny config."""
 from __future__ import annotations
 
 import contextlib
@@ -48,20 +49,34 @@ def test_hot_path_makes_no_host_sync(method):
     tr.train_step(*tr.views(0), 0)  # first step: lazy state (NaN record, optimizer buffers)
     counts: dict = {}
     with counted_conversions(counts):
-        for step in (1, 2):  # non-logging steps
-            tr.train_step(*tr.views(step), step)
+        for step in (1, 2):  # non-logging steps, views included
+            x1, x2 = tr.views(step)
+            tr.train_step(x1, x2, step)
     assert counts == {}, f"host conversions on the hot path of {method}: {counts}"
     tr.check_finite()  # the deferred NaN check: one conversion, here, not per step
 
 
+@pytest.mark.parametrize("method", ["byol", "scd-byol", "scd-moco", "lewel-byol", "supervised"])
+def test_hot_path_runs_on_the_meta_device(method):
+    # The meta device holds shapes, no values: an op whose result needs a value on the host
+    # (item, nonzero, a boolean-mask index, a blocking copy back) raises there. So a step
+    # (augmentation included) that runs on it cannot make the GPU wait for the host.
+    tr = bench.build_trainer(method, size=16, batch=16, overrides=TINY, device="meta")
+    for step in (0, 1):
+        x1, x2 = tr.views(step)
+        assert x1.device.type == "meta"
+        tr.train_step(x1, x2, step)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA only")
-def test_hot_path_no_cuda_sync():
-    tr = bench.build_trainer("scd-moco", size=16, batch=16, overrides=TINY, device="cuda")
+@pytest.mark.parametrize("method", ["scd-moco", "scd-byol"])
+def test_hot_path_no_cuda_sync(method):
+    tr = bench.build_trainer(method, size=16, batch=16, overrides=TINY, device="cuda")
     tr.train_step(*tr.views(0), 0)
-    x1, x2 = tr.views(1)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
+        x1, x2 = tr.views(1)  # the augmentation too
         tr.train_step(x1, x2, 1)
     finally:
         torch.cuda.set_sync_debug_mode("default")

@@ -289,10 +289,15 @@ def gaussian_blur(x: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
 
 
 def _apply_where(x: Tensor, sel: Tensor, fn, *args: Tensor) -> Tensor:
-    """Replaces x[sel] by fn(x[sel], *args[sel]); sel: (B,) bool on x's device."""
-    idx = sel.nonzero()[:, 0]
+    """Replaces x[sel] by fn(x[sel], *args[sel]); args on x's device.
+
+    ``sel`` (B,) bool is a parameter drawn on the CPU: its indices are taken there and sent
+    ahead, so x's device never waits for the host (``nonzero`` on a GPU mask would).
+    """
+    idx = sel.nonzero()[:, 0]  # (n,) on the CPU
     if idx.numel() == 0:
         return x
+    idx = idx.to(x.device, non_blocking=True)
     x = x.clone()
     x[idx] = fn(x[idx], *(a[idx] for a in args))
     return x
@@ -329,22 +334,23 @@ class BatchAugment:
         bsz, _, hgt, wid = images.shape
         if params is None:
             params = sample_params(spec, bsz, hgt, wid, generator)
-        p = {k: v.to(dev) for k, v in params.items()}
+        c = {k: v.cpu() for k, v in params.items()}  # selections: indices taken on the CPU
+        p = {k: v.to(dev, non_blocking=True) for k, v in params.items()}  # values
         x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
         grid = crop_grid(p["boxes"], p["flip"], hgt, wid, self.out_size)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border",
                           align_corners=False).clamp(0, 1)  # (B, 3, out, out)
         for step in range(4):  # colour jitter, a random order of the 4 ops per sample
             for op in range(4):
-                sel = p["jitter"] & (p["jitter_order"][:, step] == op)
+                sel = c["jitter"] & (c["jitter_order"][:, step] == op)  # (B,) CPU
                 x = _apply_where(x, sel, _JITTER_OPS[op], p["jitter_factors"][:, op])
-        x = _apply_where(x, p["gray"], lambda y: _gray(y).expand(-1, 3, -1, -1))
-        x = _apply_where(x, p["blur"], lambda y, s: gaussian_blur(
+        x = _apply_where(x, c["gray"], lambda y: _gray(y).expand(-1, 3, -1, -1))
+        x = _apply_where(x, c["blur"], lambda y, s: gaussian_blur(
             y, s, spec.kernel_size(self.out_size)), p["blur_sigma"])
-        x = _apply_where(x, p["solarize"], lambda y: torch.where(
+        x = _apply_where(x, c["solarize"], lambda y: torch.where(
             y >= spec.solarize_threshold, 1.0 - y, y))
-        mean = torch.tensor(spec.mean, device=dev)[None, :, None, None]
-        std = torch.tensor(spec.std, device=dev)[None, :, None, None]
+        mean = torch.tensor(spec.mean).to(dev, non_blocking=True)[None, :, None, None]
+        std = torch.tensor(spec.std).to(dev, non_blocking=True)[None, :, None, None]
         return (x - mean) / std, params  # (B, 3, out, out)
 
 

@@ -220,7 +220,7 @@ class Trainer:
         if self.streaming:
             images = self._stream_batch(step)[0]
         else:
-            idx = self.batch_indices(step).to(self.data_device)
+            idx = self.batch_indices(step).to(self.data_device, non_blocking=True)
             images = self.data.images[idx].to(self.device, non_blocking=True)
         g = torch.Generator().manual_seed(seed_for(self.cfg.seed, step, self.rank, 1))
         x1, x2, _, _ = self.augment(images, g)
@@ -233,7 +233,7 @@ class Trainer:
         """The labels of ``step``'s batch on the device (for methods with ``uses_labels``)."""
         if self.streaming:
             return self._stream_batch(step)[1]
-        idx = self.batch_indices(step).to(self.data_device)
+        idx = self.batch_indices(step).to(self.data_device, non_blocking=True)
         return self.data.labels[idx].to(self.device, non_blocking=True)
 
     def train_step(self, x1: torch.Tensor, x2: torch.Tensor, step: int, check: bool = False):

@@ -229,3 +229,25 @@ def test_cuda_matches_cpu():
     assert torch.allclose(c1, g1.cpu(), atol=1e-3) and torch.allclose(c2, g2.cpu(), atol=1e-3)
     m = warp_masks(torch.ones(16, 32, 32, device="cuda"), q1, 24)
     assert m.is_cuda and torch.allclose(m, torch.ones_like(m))
+
+
+def test_batch_equals_samples_one_by_one():
+    """Each sample's ops are applied to the rows its CPU-drawn flags select; the batch equals
+    the samples augmented one at a time with their own parameters."""
+    x = torch.randint(0, 256, (24, 3, 20, 20), dtype=torch.uint8)
+    for spec in (*PRESETS["byol"], PRESETS["moco"][0]):
+        aug = BatchAugment(spec, 16)
+        batch, params = aug(x, torch.Generator().manual_seed(5))
+        assert 0 < int(params["jitter"].sum()) < 24  # some rows selected, some not
+        for i in range(24):
+            mine = {k: v if k == "input_size" else v[i:i + 1] for k, v in params.items()}
+            one, _ = aug(x[i:i + 1], params=mine)
+            torch.testing.assert_close(batch[i:i + 1], one, rtol=0, atol=1e-6)
+
+
+def test_meta_device_needs_no_values():
+    """On the meta device (no values) the augmentation runs: it takes no index from a device
+    mask, so on a GPU it never waits for the host (tests/test_bench.py checks the step)."""
+    x = torch.empty(8, 3, 20, 20, dtype=torch.uint8, device="meta")
+    x1, x2, _, _ = TwoViewAugment("byol", 16)(x, torch.Generator().manual_seed(0))
+    assert x1.device.type == "meta" and x1.shape == (8, 3, 16, 16)
