@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import statistics
 from pathlib import Path
 
 import torch
@@ -57,7 +55,7 @@ def _trunk_and_data(trunk: str, data: str | None, seed: int):
 
 def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd",
              alpha: float = 1.0, seeds=(0,), steps: int = 2000, batch: int = 64,
-             oracle: bool = False, head_overrides: dict | None = None,
+             oracle: bool | list[int] = False, head_overrides: dict | None = None,
              progress: bool = True) -> list[dict]:
     """Run (or read back) every seed of one cell; returns the per-seed results."""
     from .eval.objective import objective_probe, oracle_loss
@@ -79,7 +77,7 @@ def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd"
                   pred_hidden=m.pred_hidden or 1024, **(head_overrides or {}))
         res = objective_probe(net, train, held, augment, method=method, alpha=alpha,
                               steps=steps, batch=batch, seed=seed, progress=progress, **kw)
-        if oracle and method == "scd":
+        if method == "scd" and (oracle is True or (oracle and seed in oracle)):
             for which in ("mask", "inverse"):
                 res[f"oracle_{which}"] = oracle_loss(net, train, augment, which, alpha=alpha,
                                                      steps=steps, batch=batch, seed=seed,
@@ -94,13 +92,11 @@ def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd"
 
 def _mse(values: list[float]) -> str:
     """mean ± standard error (n = number of seeds)."""
-    values = [v for v in values if v is not None and not math.isnan(v)]
-    if not values:
+    from .sweep import mean_se
+    m, se, n = mean_se(values)
+    if n == 0:
         return "-"
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    se = statistics.stdev(values) / math.sqrt(len(values))
-    return f"{statistics.mean(values):.3f} ± {se:.3f}"
+    return f"{m:.3f}" if n == 1 else f"{m:.3f} ± {se:.3f}"
 
 
 HEADER = ("| cell | seeds | map AUROC step 0 | map AUROC end | per image, polarity per image, end | "
@@ -115,12 +111,17 @@ def row(results: list[dict]) -> str:
             f"{_mse([h['auroc'] for h in last])} | "
             f"{_mse([h['auroc_per_image_unsigned'] for h in last])} | "
             f"{pol.count(1)} / {pol.count(-1)} | {_mse([r['final_loss'] for r in results])} | "
-            f"{_mse([r.get('oracle_mask') for r in results])} | "
-            f"{_mse([r.get('oracle_inverse') for r in results])} |")
+            f"{_oracle(results, 'oracle_mask')} | {_oracle(results, 'oracle_inverse')} |")
+
+
+def _oracle(results: list[dict], key: str) -> str:
+    """mean ± se of an oracle loss, with its own n when fewer seeds than the cell have it."""
+    values = [r[key] for r in results if r.get(key) is not None]
+    n = f" (n={len(values)})" if values and len(values) < len(results) else ""
+    return _mse(values) + n
 
 
 def cmd_objective(args) -> int:
-    seeds = [int(s) for s in args.seeds.split(",") if s]
     heads = {}
     for item in args.set or []:
         key, _, value = item.partition("=")
@@ -128,13 +129,21 @@ def cmd_objective(args) -> int:
             raise UserError(f"--set {item!r}: only semantic_predictor=true|false and "
                             "semantic_bn=separate|joint change the heads")
         heads[key] = value.lower() == "true" if key == "semantic_predictor" else value
+    try:
+        oracle = args.oracle == "all" or (
+            [int(s) for s in args.oracle.split(",") if s.strip()] if args.oracle else False)
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds {args.seeds!r} / --oracle {args.oracle!r}: give integers "
+                        "separated by commas, e.g. --seeds 0,1,2 --oracle 0") from None
+    own = "default" if args.trunk == "random" else "own"
     label = args.label or "-".join(
-        [Path(args.trunk).name, args.data or "own", args.method, f"a{args.alpha:g}"]
+        [Path(args.trunk).name, args.data or own, args.method, f"a{args.alpha:g}"]
         + [f"{k}={v}" for k, v in heads.items()])
     from .run import runs_root
     out = Path(args.out) if args.out else runs_root() / "study"
     results = run_cell(args.trunk, out / label, args.data, args.method, args.alpha,
-                       seeds, args.steps, args.batch, args.oracle, heads,
+                       seeds, args.steps, args.batch, oracle, heads,
                        progress=not args.quiet)
     print(HEADER + "\n" + row(results))
     return 0
@@ -154,8 +163,9 @@ def register(subparsers) -> None:
     o.add_argument("--seeds", default="0,1,2", help="comma-separated head seeds (default 0,1,2)")
     o.add_argument("--steps", type=int, default=2000, help="head training steps (default 2000)")
     o.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
-    o.add_argument("--oracle", action="store_true", help="also L_d with the map fixed to the "
-                                                         "mask and to its inverse")
+    o.add_argument("--oracle", nargs="?", const="all", default=None, metavar="SEEDS",
+                   help="also L_d with the map fixed to the mask and to its inverse (for every "
+                        "seed, or only the comma-separated SEEDS given)")
     o.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="semantic_predictor=true or semantic_bn=joint (repeatable)")
     o.add_argument("--out", default=None,
