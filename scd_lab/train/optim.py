@@ -39,25 +39,35 @@ class LARS(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        """One update of every parameter with a gradient, a group at a time in ``_foreach``
+        kernels: d = g + wd w; d *= eta ||w|| / ||d|| (``lars`` groups, both norms > 0);
+        buf = d (first step) or momentum buf + d; w -= lr buf."""
         loss = closure() if closure is not None else None
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad
-                if group["weight_decay"]:
-                    g = g.add(p, alpha=group["weight_decay"])
-                if group["lars"]:
-                    w_norm, g_norm = torch.norm(p), torch.norm(g)
-                    trust = torch.where((w_norm > 0) & (g_norm > 0),
-                                        group["eta"] * w_norm / g_norm, torch.ones_like(w_norm))
-                    g = g.mul(trust)
-                state = self.state[p]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = torch.clone(g).detach()
-                else:
-                    state["momentum_buffer"].mul_(group["momentum"]).add_(g)
-                p.add_(state["momentum_buffer"], alpha=-group["lr"])
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            d = [p.grad for p in params]
+            if group["weight_decay"]:
+                d = torch._foreach_add(d, params, alpha=group["weight_decay"])
+            if group["lars"]:
+                w_norm = torch.stack(torch._foreach_norm(params))  # (n,)
+                d_norm = torch.stack(torch._foreach_norm(d))  # (n,)
+                trust = torch.where((w_norm > 0) & (d_norm > 0), group["eta"] * w_norm / d_norm,
+                                    torch.ones_like(w_norm))  # (n,), on the device: no sync
+                d = torch._foreach_mul(d, list(trust.unbind()))
+            states = [self.state[p] for p in params]
+            running = [(st["momentum_buffer"], di) for st, di in zip(states, d)
+                       if "momentum_buffer" in st]
+            if running:
+                bufs, ds = zip(*running)
+                torch._foreach_mul_(bufs, group["momentum"])
+                torch._foreach_add_(bufs, ds)
+            for st, di in zip(states, d):
+                if "momentum_buffer" not in st:  # first step: buf = d
+                    st["momentum_buffer"] = torch.clone(di).detach()
+            torch._foreach_add_(params, [st["momentum_buffer"] for st in states],
+                                alpha=-group["lr"])
         return loss
 
 
@@ -69,7 +79,7 @@ def build_optimizer(model: nn.Module, cfg, batch_size: int) -> tuple[torch.optim
         return LARS(groups, lr=lr, momentum=cfg.momentum, eta=cfg.lars_eta), lr
     for g in groups:
         g.pop("lars")
-    return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum), lr
+    return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, foreach=True), lr
 
 
 def cosine_lr(step: int, total_steps: int, peak: float, warmup_steps: int = 0) -> float:

@@ -261,6 +261,23 @@ def test_momentum_update_moves_target_only(make_method, name):
     assert any(not torch.equal(a, b) for a, b in zip(_target_params(method), target_before))
 
 
+@pytest.mark.parametrize("name", ["scd-byol", "lewel-byol"])
+def test_momentum_update_equals_the_loop(make_method, name):
+    """The one ``_foreach_lerp_`` over every pair equals a loop over the parameters, bit for
+    bit, and the textbook m xi + (1 - m) theta to float32 rounding."""
+    method = make_method(name)
+    with torch.no_grad():
+        for p in _online_params(method):
+            p.mul_(0.5).add_(0.1 * torch.randn_like(p))
+    online = [p.clone() for p in _online_params(method)]
+    target = [p.clone() for p in _target_params(method)]
+    m = 0.996
+    method.momentum_update(m)
+    for t_now, t_old, o in zip(_target_params(method), target, online):
+        assert torch.equal(t_now, t_old.clone().lerp_(o, 1 - m))
+        torch.testing.assert_close(t_now, m * t_old + (1 - m) * o, rtol=0, atol=1e-7)
+
+
 def test_momentum_update_extremes(make_method):
     method = make_method("scd-byol")
     with torch.no_grad():

@@ -295,3 +295,63 @@ def test_build_optimizer_lars():
     assert _ids(no_decay["params"]) == _ids([net.conv.bias, net.bn.weight, net.bn.bias,
                                              net.gn.weight, net.gn.bias, net.fc.bias,
                                              net.ln.weight, net.ln.bias])
+
+
+@torch.no_grad()
+def _loop_lars_step(params, state, group):
+    """The per-parameter LARS step the foreach version replaced (the reference)."""
+    for p in params:
+        g = p.grad
+        if group["weight_decay"]:
+            g = g.add(p, alpha=group["weight_decay"])
+        if group["lars"]:
+            w_norm, g_norm = torch.norm(p), torch.norm(g)
+            trust = torch.where((w_norm > 0) & (g_norm > 0), group["eta"] * w_norm / g_norm,
+                                torch.ones_like(w_norm))
+            g = g.mul(trust)
+        if p not in state:
+            state[p] = torch.clone(g)
+        else:
+            state[p].mul_(group["momentum"]).add_(g)
+        p.add_(state[p], alpha=-group["lr"])
+
+
+def _two_groups(seed):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(16, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 8))
+    return model, param_groups(model, weight_decay=0.05)
+
+
+def test_foreach_lars_equals_the_loop():
+    model, groups = _two_groups(0)
+    ref_model, ref_groups = _two_groups(0)
+    opt = LARS(groups, lr=0.3, momentum=0.9, eta=0.02)
+    ref_state: dict = {}
+    for step in range(3):
+        x = torch.randn(8, 16, generator=torch.Generator().manual_seed(step))
+        for m in (model, ref_model):
+            m.zero_grad()
+            m(x).square().mean().backward()
+        opt.step()
+        for group, ref_group in zip(opt.param_groups, ref_groups):
+            ref = dict(group, params=None)
+            _loop_lars_step(ref_group["params"], ref_state, ref)
+    for p, q in zip(model.parameters(), ref_model.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-7)
+
+
+def test_foreach_sgd_equals_the_loop(tiny_cfg):
+    model, _ = _two_groups(0)
+    ref_model, _ = _two_groups(0)
+    opt, lr = build_optimizer(model, tiny_cfg.optim, 64)
+    assert opt.defaults["foreach"] is True
+    ref = torch.optim.SGD(param_groups(ref_model, tiny_cfg.optim.weight_decay), lr=lr,
+                          momentum=tiny_cfg.optim.momentum, foreach=False)
+    for step in range(3):
+        x = torch.randn(8, 16, generator=torch.Generator().manual_seed(step))
+        for m, o in ((model, opt), (ref_model, ref)):
+            m.zero_grad()
+            m(x).square().mean().backward()
+            o.step()
+    for p, q in zip(model.parameters(), ref_model.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-7)
