@@ -149,6 +149,61 @@ def cmd_objective(args) -> int:
     return 0
 
 
+def trunk_report(trunk: str, data: str | None = None, n_train: int = 2000,
+                 ceiling_steps: int = 1500) -> dict:
+    """What a frozen trunk offers a map, on the study's held-out images: kNN top-1 of its GAP
+    features (bank: the first ``n_train`` training images), the pooled AUROC of its
+    channel-sum map, and the supervised ceiling of SCD's map architecture on it."""
+    from .eval.knn import knn_top1
+    from .eval.map_ceiling import feature_maps, supervised_map_ceiling
+    from .eval.saliency_metrics import auroc
+    from .models import channel_sum_map
+    from .run import build_augment
+    net, cfg, (train, test) = _trunk_and_data(trunk, data, 0)
+    transform = build_augment(cfg.data).eval_input
+    train = train.subset(torch.arange(min(n_train, len(train))))
+    held = test.subset(torch.arange(min(HELD, len(test))))
+    f_train = feature_maps(net, train.images, transform)  # (N, C, h, w)
+    f_held = feature_maps(net, held.images, transform)
+    knn = knn_top1(f_held.mean((2, 3)), held.labels, f_train.mean((2, 3)), train.labels,
+                   ks=(20,))[20]
+    ceiling = supervised_map_ceiling(f_train, train.masks, f_held, held.masks,
+                                     steps=ceiling_steps)["test_auroc"]
+    return {"trunk": trunk, "data": data or ("default" if trunk == "random" else "own"),
+            "knn_top1": knn, "channel_sum_auroc": auroc(channel_sum_map(f_held), held.masks),
+            "ceiling_auroc": ceiling}
+
+
+def cmd_trunks(args) -> int:
+    rows = []
+    for item in args.trunks:
+        trunk, _, data = item.partition(":")
+        if data and data not in DATA:
+            raise UserError(f"{item!r}: the data after ':' must be one of {sorted(DATA)}")
+        rows.append(trunk_report(trunk, data or None, ceiling_steps=args.ceiling_steps))
+    print("| trunk | data | kNN top-1 | channel-sum AUROC | ceiling AUROC |\n|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['trunk']} | {r['data']} | {r['knn_top1']:.3f} | "
+              f"{r['channel_sum_auroc']:.3f} | {r['ceiling_auroc']:.3f} |")
+    return 0
+
+
+def cmd_table(args) -> int:
+    root = Path(args.out) if args.out else None
+    if root is None:
+        from .run import runs_root
+        root = runs_root() / "study"
+    cells = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("seed*.json"))) \
+        if root.is_dir() else []
+    if not cells:
+        raise UserError(f"no study cells in {str(root)!r}; run `scd-lab study objective` first")
+    print(HEADER)
+    for cell in cells:
+        results = [json.loads(p.read_text()) for p in sorted(cell.glob("seed*.json"))]
+        print(row(results))
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("study", help="the study of what SCD's objective prefers",
                               description=__doc__,
@@ -173,3 +228,12 @@ def register(subparsers) -> None:
     o.add_argument("--label", default=None, help="cell name (default from the arguments)")
     o.add_argument("--quiet", action="store_true", help="no progress bars")
     o.set_defaults(fn=cmd_objective)
+    t = sub.add_parser("trunks", help="kNN, channel-sum map and map ceiling of frozen trunks")
+    t.add_argument("trunks", nargs="+", metavar="TRUNK[:DATA]",
+                   help="'random' or a run directory, optionally ':default' or ':distinct'")
+    t.add_argument("--ceiling-steps", type=int, default=1500,
+                   help="training steps of the supervised map ceiling (default 1500)")
+    t.set_defaults(fn=cmd_trunks)
+    b = sub.add_parser("table", help="the table of every finished study cell")
+    b.add_argument("--out", default=None, help="results folder (default runs/study)")
+    b.set_defaults(fn=cmd_table)

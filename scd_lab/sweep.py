@@ -8,7 +8,7 @@ be stopped and restarted (or run in the background) without losing work. The tab
 cell, the mean over seeds ± its standard error of the held-out kNN top-1, the map's pooled
 AUROC (signed: below 0.5 means the map is inverted) and its per-image unsigned AUROC.
 
-    scd-lab sweep alpha --seeds 0,1,2          # the CPU tier (TIER below), about 20 min a seed
+    scd-lab sweep alpha lambda terms --seeds 0,1,2 --plot sweep.png   # the CPU tier (TIER)
     scd-lab sweep terms --seeds 0 --set train.epochs=1
 """
 from __future__ import annotations
@@ -137,16 +137,29 @@ def cmd_sweep(args) -> int:
     cells = None
     if args.cells:
         cells = [c.strip() for c in args.cells.split(",")]
-        known = [label for label, _ in GRIDS[args.grid]]
+        known = [label for g in args.grid for label, _ in GRIDS[g]]
         bad = [c for c in cells if c not in known]
         if bad:
-            raise UserError(f"--cells {bad[0]!r} is not a cell of {args.grid}; one of {known}")
-    rows = run_grid(args.grid, seeds, args.out, base_config(args.set), cells,
-                    log=None if args.quiet else print)
-    summary = summarise(rows)
-    print(table_markdown(summary))
+            raise UserError(f"--cells {bad[0]!r} is not a cell of {' '.join(args.grid)}; "
+                            f"one of {known}")
+    for path in (args.json, args.plot):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise UserError(f"the folder of {path!r} does not exist; create it first")
+    rows, summaries = [], {}
+    for grid in args.grid:
+        grid_rows = run_grid(grid, seeds, args.out, base_config(args.set), cells,
+                             log=None if args.quiet else print)
+        rows += grid_rows
+        summaries[grid] = summarise(grid_rows)
+        print(f"\n{grid}\n" + table_markdown(summaries[grid]))
+        for said in within_noise(summaries[grid]):
+            print(f"  beyond 2 se: {said}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
+        Path(args.json).write_text(json.dumps({"rows": rows, "summary": summaries}, indent=1))
+    if args.plot:
+        from .viz.plots import plot_sweep
+        plot_sweep({g: s for g, s in summaries.items() if s}).savefig(args.plot, dpi=120)
+        print(f"figure: {args.plot}")
     return 0
 
 
@@ -154,12 +167,13 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("sweep", help="SCD's α, λ and term ablation as a resumable grid",
                               description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("grid", choices=sorted(GRIDS), help="which grid")
+    p.add_argument("grid", nargs="+", choices=sorted(GRIDS), help="which grids, in order")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--cells", default=None, help="comma-separated cell labels (default all)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                    help="override the tier's config (repeatable), e.g. --set train.epochs=1")
     p.add_argument("--out", default=None, help="root folder (default runs/sweep)")
     p.add_argument("--json", default=None, help="also write rows and summary to this file")
+    p.add_argument("--plot", default=None, help="also draw the grids into this image file")
     p.add_argument("--quiet", action="store_true", help="no per-run lines")
     p.set_defaults(fn=cmd_sweep)

@@ -62,3 +62,19 @@ def test_cli_bad_cell_is_one_line(capsys):
     assert main(["sweep", "terms", "--cells", "fg"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "'fg' is not a cell of terms" in err
+
+
+def test_cli_runs_grids_and_draws_the_figure(tmp_path, capsys, monkeypatch):
+    from helpers import TINY
+    monkeypatch.setenv("SCD_LAB_CACHE", str(tmp_path / "cache"))
+    sets = [a for o in TINY + SMALL for a in ("--set", o)]
+    png = tmp_path / "sweep.png"
+    args = ["sweep", "terms", "lambda", "--cells", "fg+bg,lambda=0", "--seeds", "0",
+            "--out", str(tmp_path / "grid"), "--plot", str(png), "--json",
+            str(tmp_path / "s.json"), "--quiet", *sets]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "| fg+bg | 1 |" in out and "| lambda=0 | 1 |" in out
+    assert png.stat().st_size > 1000 and (tmp_path / "s.json").is_file()
+    assert main(args[:-len(sets)] + ["--plot", str(tmp_path / "no" / "x.png")] + sets) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -125,3 +125,73 @@ def plot_metrics(runs: dict[str, str], keys=("knn_top1",), kind: str = "knn"):
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def plot_learning_curves(runs: dict[str, str], panels, styles: dict[str, dict] | None = None):
+    """Several metrics of several runs against epoch, one panel each, in one figure.
+
+    Args:
+        runs: label -> run directory.
+        panels: one ``(title, kind, key)`` or ``(title, kind, key, labels)`` per panel: the
+            ``key`` of the records of ``kind`` (``knn``, ``train``, ``saliency``) of every run,
+            or only of the runs in ``labels`` (losses of different methods live on different
+            scales: InfoNCE near log K, BYOL's in [0, 4]).
+        styles: label -> keyword arguments of ``Axes.plot`` (colour, line style).
+
+    Returns a Figure; a run without records of a panel's key draws no line there.
+    """
+    import matplotlib.pyplot as plt
+
+    styles = styles or {}
+    records = {label: RunDir(path).metrics() for label, path in runs.items()}
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.1), squeeze=False)
+    for ax, (title, kind, key, *only) in zip(axes[0], panels):
+        for label in (only[0] if only else runs):
+            pts = [(r["epoch"], r[key]) for r in records[label]
+                   if r.get("kind") == kind and key in r]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", ms=2.5, label=label, **styles.get(label, {}))
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epoch")
+        if ax.lines:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweep(summaries: dict[str, list[dict]], metrics=("knn", "auroc")):
+    """One column per grid of ``scd-lab sweep`` (its ``summarise`` rows), one row per metric:
+    the mean over seeds with ± one standard error as error bars. Numeric grids (α, λ) are
+    drawn against their value, the term ablation as points per cell."""
+    import matplotlib.pyplot as plt
+
+    names = {"knn": "kNN top-1", "auroc": "map AUROC (signed)",
+             "per_image": "per-image AUROC (unsigned)", "map_mean": "map mean"}
+    fig, axes = plt.subplots(len(metrics), len(summaries), squeeze=False,
+                             figsize=(3.4 * len(summaries), 2.6 * len(metrics)))
+    for col, (grid, rows) in enumerate(summaries.items()):
+        labels = [r["cell"] for r in rows]
+        try:
+            xs = [float(label.split("=")[1]) for label in labels]
+            ticks = None
+        except (IndexError, ValueError):
+            xs, ticks = list(range(len(labels))), labels
+        for row, metric in enumerate(metrics):
+            ax = axes[row][col]
+            ys = [r[metric] for r in rows]
+            es = [0.0 if r[metric + "_se"] != r[metric + "_se"] else r[metric + "_se"]
+                  for r in rows]
+            ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3,
+                        linestyle="-" if ticks is None else "none")
+            if metric == "auroc":
+                ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+            if ticks is not None:
+                ax.set_xticks(xs, ticks)
+                ax.set_xlim(-0.5, len(xs) - 0.5)
+            ax.set_xlabel({"alpha": "margin α", "lambda": "weight λ"}.get(grid, grid))
+            if col == 0:
+                ax.set_ylabel(names.get(metric, metric))
+            n = max(r["n"] for r in rows)
+            ax.set_title(f"{grid} ({n} seeds, ±1 se)", fontsize=9)
+    fig.tight_layout()
+    return fig
