@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..losses import semantic_discrimination_loss
-from ..models import MLP, SaliencyNet, weighted_avg_pool
+from ..models import MLP, SaliencyNet, two_batches, weighted_avg_pool
 from .base import BaseMethod, Method, StepOutput
 
 
@@ -96,9 +96,10 @@ class SCD(Method):
             if predictor is not None:
                 z = predictor(z)
             return z.chunk(2)
-        z_fg, z_bg = projector(h_fg), projector(h_bg)  # (B, d) each, two BN batches
+        # two BN batches of B rows; each Linear runs once on the 2B rows (= two calls)
+        z_fg, z_bg = two_batches(projector, h_fg, h_bg)  # (B, d) each
         if predictor is not None:
-            z_fg, z_bg = predictor(z_fg), predictor(z_bg)
+            z_fg, z_bg = two_batches(predictor, z_fg, z_bg)
         return z_fg, z_bg
 
     def semantic_embeddings(self, feature_map, saliency, projector, predictor=None):

@@ -521,3 +521,26 @@ def test_supervised_reference_learns_the_labels(tmp_path):
     assert summary["knn_top1"] > summary["knn_top1_init"] + 0.15, summary
     run = load_run(tmp_path / "run", with_data=False)
     assert run.method.head.out_features == 4 and run.cfg.data.augment == "byol"
+
+
+@pytest.mark.parametrize("semantic_predictor", [False, True])
+def test_scd_separate_bn_equals_two_calls(make_method, views, monkeypatch, semantic_predictor):
+    """SCD's fg and bg share H^s's matrix multiplications (``two_batches``) and keep their
+    own BN batches: the loss and every gradient are those of two separate calls."""
+    import scd_lab.methods.scd as scd_module
+
+    results = []
+    for batched in (True, False):
+        if not batched:
+            monkeypatch.setattr(scd_module, "two_batches", lambda mlp, a, b: (mlp(a), mlp(b)))
+        method = make_method("scd-byol", semantic_predictor=semantic_predictor)
+        torch.manual_seed(1)
+        out = method(*views)
+        out.loss.backward()
+        results.append((out.loss.detach(), {n: p.grad.clone() for n, p in
+                                            method.named_parameters() if p.grad is not None}))
+    (loss, grads), (loss_ref, grads_ref) = results
+    torch.testing.assert_close(loss, loss_ref, rtol=0, atol=1e-6)
+    assert grads.keys() == grads_ref.keys()
+    for name in grads:
+        torch.testing.assert_close(grads[name], grads_ref[name], rtol=1e-5, atol=1e-5, msg=name)

@@ -14,7 +14,7 @@ from scd_lab.errors import ConfigError
 from scd_lab.methods import BYOL, SCD, MoCo, build_method
 from scd_lab.methods.moco import SplitBatchNorm2d, split_batchnorm
 from scd_lab.models import build_backbone
-from scd_lab.run import build_run, ensure_run, load_run
+from scd_lab.run import build_run, ensure_run, is_finished_run_of, load_run
 from scd_lab.train import Callback, RunDir
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -61,6 +61,17 @@ def test_ensure_run_refuses_a_run_of_another_config(data, tmp_path):
     other = apply_overrides(cfg, ["method.base_momentum=0.9"])
     with pytest.raises(Exception, match=r"another config \(method.base_momentum"):
         ensure_run(other, tmp_path / "run", data=data)
+
+
+def test_is_finished_run_of_says_when_ensure_run_would_reuse(data, tmp_path):
+    cfg = tiny_config("byol", ["train.max_steps=1", "train.knn_every=0"])
+    assert not is_finished_run_of(cfg, tmp_path / "run")  # nothing there
+    build_run(cfg, tmp_path / "run", data=data)  # started: config written, no summary yet
+    assert not is_finished_run_of(cfg, tmp_path / "run")
+    ensure_run(cfg, tmp_path / "run", data=data)
+    assert is_finished_run_of(cfg, tmp_path / "run")
+    assert is_finished_run_of(apply_overrides(cfg, ["train.progress=true"]), tmp_path / "run")
+    assert not is_finished_run_of(apply_overrides(cfg, ["train.epochs=2"]), tmp_path / "run")
 
 
 @pytest.mark.parametrize("every,expected", [(0, False), (1, True)])
@@ -160,9 +171,9 @@ def test_joint_semantic_bn_sends_one_batch_through_the_predictor():
     seen = []
     for mode in ("joint", "separate"):
         scd = SCD(base, semantic_predictor=True, semantic_bn=mode)
-        calls = []
-        scd.sem_predictor.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
-        scd.sem_projector.register_forward_hook(lambda m, i, o: calls.append(-i[0].shape[0]))
+        calls = []  # the rows each BN normalises together (projector < 0, predictor > 0)
+        scd.sem_predictor[1].register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+        scd.sem_projector[1].register_forward_hook(lambda m, i, o: calls.append(-i[0].shape[0]))
         scd(torch.randn(4, 3, 16, 16), torch.randn(4, 3, 16, 16))
         seen.append(calls)
     assert seen[0] == [-8, 8]  # joint: one BN batch of 2B rows, through projector and predictor
