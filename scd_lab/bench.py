@@ -316,7 +316,8 @@ def run_bench(methods=DEFAULT_METHODS, preset: str = "cpu", size: int = 32, batc
             import lightly as _  # noqa: F401
             entries["lightly-byol"] = _LightlyBYOL(trainers["byol"])
         except ImportError:
-            notes.append("lightly is not importable: the lightly BYOL comparison was skipped")
+            notes.append("lightly is not installed: the lightly BYOL comparison was skipped "
+                         "(pip install -e '.[bench]' adds it)")
         except Exception as exc:  # an API change in lightly: report, do not fail the bench
             notes.append(f"lightly BYOL could not be built ({type(exc).__name__}: {exc}); "
                          "skipped")

@@ -118,7 +118,7 @@ def test_bench_ratios_and_cli(tmp_path, capsys, monkeypatch):
                        "--rounds", "2", "--warmup", "0", "--memory", "off", "--quiet",
                        "--json", str(out), *sum((["--set", s] for s in TINY), [])]) == 0
     res = json.loads(out.read_text())
-    (ratio,) = res["ratios"]
+    (ratio,) = [r for r in res["ratios"] if r["method"] != "lightly-byol"]  # lightly: optional
     assert (ratio["method"], ratio["base"]) == ("scd-byol", "byol")
     assert ratio["step"]["median"] > 0
     assert "scd-byol / byol" in capsys.readouterr().out
@@ -133,3 +133,17 @@ def test_malloc_opt_out_and_respect():
     if applied:  # glibc
         assert env["MALLOC_MMAP_THRESHOLD_"] == str(applied["MALLOC_MMAP_THRESHOLD_"])
         assert tune_malloc(env) == {}  # once
+
+
+def test_bench_against_lightly_or_says_why_not(monkeypatch):
+    import importlib.util
+
+    kw = dict(size=16, batch=16, rounds=2, warmup=0, overrides=TINY, memory="off", flops=False)
+    if importlib.util.find_spec("lightly") is not None:  # the optional extra `bench`
+        res = bench.run_bench(["byol"], **kw)
+        assert "lightly-byol" in res["methods"]
+        assert [r for r in res["ratios"] if r["method"] == "lightly-byol"]
+    monkeypatch.setitem(__import__("sys").modules, "lightly", None)  # not installed
+    res = bench.run_bench(["byol"], **kw)
+    assert "lightly-byol" not in res["methods"]
+    assert any("lightly is not installed" in n and "[bench]" in n for n in res["notes"])
