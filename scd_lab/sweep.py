@@ -22,10 +22,13 @@ from pathlib import Path
 from .config import Config, apply_overrides, get_preset
 
 # name -> [(cell label, config overrides)]; the paper's default (α = 1, λ = 0.5, both terms)
-# is a cell of every grid, so each grid reads on its own.
+# is a cell of every grid, so each grid reads on its own; it has no overrides, and its runs
+# are shared by the three grids (one folder, ROOT/default).
 GRIDS: dict[str, list[tuple[str, list[str]]]] = {
-    "alpha": [(f"alpha={a:g}", [f"method.alpha={a}"]) for a in (0.0, 0.2, 0.6, 1.0, 1.4)],
-    "lambda": [(f"lambda={lam:g}", [f"method.lam={lam}"]) for lam in (0.0, 0.1, 0.5, 1.0, 2.0)],
+    "alpha": [(f"alpha={a:g}", [] if a == 1.0 else [f"method.alpha={a}"])
+              for a in (0.0, 0.2, 0.6, 1.0, 1.4)],
+    "lambda": [(f"lambda={lam:g}", [] if lam == 0.5 else [f"method.lam={lam}"])
+               for lam in (0.0, 0.1, 0.5, 1.0, 2.0)],
     "terms": [("fg+bg", []), ("fg only", ["method.bg_term=false"]),
               ("bg only", ["method.fg_term=false"])],
 }
@@ -45,6 +48,9 @@ def base_config(extra: list[str] | None = None) -> Config:
 
 
 def cell_dir(root, grid: str, label: str, seed: int) -> Path:
+    """ROOT/GRID/CELL/seedS; the default cell (no overrides) is ROOT/default/seedS."""
+    if not dict(GRIDS[grid])[label]:
+        return Path(root) / "default" / f"seed{seed}"
     safe = label.replace(" ", "_").replace("+", "_and_").replace("=", "")
     return Path(root) / grid / safe / f"seed{seed}"
 

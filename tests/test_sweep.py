@@ -24,6 +24,10 @@ def test_grids_hold_the_papers_settings():
     assert alphas[0] == 0 and alphas[-1] == 1.4 and 1.0 in alphas
     cfg = apply_overrides(tiny_config(), dict(sweep.GRIDS["terms"])["bg only"])
     assert cfg.method.fg_term is False and cfg.method.bg_term is True
+    # the paper's default is one run per seed, shared by the three grids
+    shared = {sweep.cell_dir("R", g, c, 0) for g, c in
+              (("alpha", "alpha=1"), ("lambda", "lambda=0.5"), ("terms", "fg+bg"))}
+    assert shared == {Path("R/default/seed0")}
 
 
 def test_mean_se_by_hand():
