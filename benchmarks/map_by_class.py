@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
-from scd_lab.eval.saliency_metrics import minmax_normalize, per_image_aurocs
+from scd_lab.eval.saliency_metrics import by_class, minmax_normalize, per_image_aurocs
 from scd_lab.methods import default_map_name
 from scd_lab.run import load_run
 
@@ -35,19 +33,13 @@ def main() -> None:
     if name not in maps:
         raise SystemExit(f"no map {name!r} in this run; it has {sorted(maps)}")
     auc = per_image_aurocs(minmax_normalize(maps[name]), held.masks)  # (N,), NaN: empty mask
-    keep = ~auc.isnan()
-    auc, labels = auc[keep], held.labels[keep]
-    print(f"{args.run_dir}: map {name}, step {run.step}, {len(auc)} held-out "
-          f"images, mean per-image AUROC {auc.mean():.3f}\n")
+    print(f"{args.run_dir}: map {name}, step {run.step}, {int((~auc.isnan()).sum())} held-out "
+          f"images, mean per-image AUROC {auc[~auc.isnan()].mean():.3f}\n")
     print("| class | images | mean AUROC | marks the object | polarity per image |")
     print("|---|---|---|---|---|")
-    for c in range(int(held.labels.max()) + 1):
-        a = auc[labels == c]
-        if len(a) == 0:
-            continue
-        cname = held.class_names[c] if held.class_names else str(c)
-        print(f"| {cname} | {len(a)} | {a.mean():.3f} | {(a > 0.5).float().mean():.2f} | "
-              f"{torch.maximum(a, 1 - a).mean():.3f} |")
+    for r in by_class(auc, held.labels, held.class_names):
+        print(f"| {r['class']} | {r['images']} | {r['mean_auroc']:.3f} | "
+              f"{r['marks_object']:.2f} | {r['polarity_per_image']:.3f} |")
 
 
 if __name__ == "__main__":

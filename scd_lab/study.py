@@ -181,6 +181,8 @@ def cmd_trunks(args) -> int:
         if data and data not in DATA:
             raise UserError(f"{item!r}: the data after ':' must be one of {sorted(DATA)}")
         rows.append(trunk_report(trunk, data or None, ceiling_steps=args.ceiling_steps))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
     print("| trunk | data | kNN top-1 | channel-sum AUROC | ceiling AUROC |\n|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['trunk']} | {r['data']} | {r['knn_top1']:.3f} | "
@@ -188,18 +190,25 @@ def cmd_trunks(args) -> int:
     return 0
 
 
+def read_cells(root) -> dict[str, list[dict]]:
+    """Every cell under ``root`` with at least one finished seed: {cell name: [per-seed
+    results]}, cells and seeds in name order."""
+    root = Path(root)
+    cells = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    return {c.name: [json.loads(p.read_text()) for p in sorted(c.glob("seed*.json"))]
+            for c in cells if any(c.glob("seed*.json"))}
+
+
 def cmd_table(args) -> int:
     root = Path(args.out) if args.out else None
     if root is None:
         from .run import runs_root
         root = runs_root() / "study"
-    cells = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("seed*.json"))) \
-        if root.is_dir() else []
+    cells = read_cells(root)
     if not cells:
         raise UserError(f"no study cells in {str(root)!r}; run `scd-lab study objective` first")
     print(HEADER)
-    for cell in cells:
-        results = [json.loads(p.read_text()) for p in sorted(cell.glob("seed*.json"))]
+    for results in cells.values():
         print(row(results))
     return 0
 
@@ -233,6 +242,7 @@ def register(subparsers) -> None:
                    help="'random' or a run directory, optionally ':default' or ':distinct'")
     t.add_argument("--ceiling-steps", type=int, default=1500,
                    help="training steps of the supervised map ceiling (default 1500)")
+    t.add_argument("--json", default=None, help="also write the rows to this file")
     t.set_defaults(fn=cmd_trunks)
     b = sub.add_parser("table", help="the table of every finished study cell")
     b.add_argument("--out", default=None, help="results folder (default runs/study)")

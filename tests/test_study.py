@@ -45,3 +45,21 @@ def test_bad_trunk_is_one_line(tmp_path):
     with pytest.raises(SystemExit):
         main(["study", "objective"])  # argparse: --trunk is required
     assert main(["study", "objective", "--trunk", str(tmp_path / "nope")]) == 2
+
+
+def test_trunk_report_and_table_of_cells(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SCD_LAB_CACHE", str(tmp_path / "cache"))
+    cfg = tiny_config("supervised", ["train.max_steps=2", "data.num_train=64",
+                                     "data.num_test=32", "data.num_classes=4"])
+    build_run(cfg, tmp_path / "sup").fit()
+    out = tmp_path / "trunks.json"
+    assert main(["study", "trunks", str(tmp_path / "sup"), "--ceiling-steps", "5",
+                 "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert rows[0]["data"] == "own" and 0 <= rows[0]["knn_top1"] <= 1
+    assert 0 <= rows[0]["channel_sum_auroc"] <= 1 and 0 <= rows[0]["ceiling_auroc"] <= 1
+    assert f"| {tmp_path / 'sup'} | own |" in capsys.readouterr().out
+    assert main(["study", "trunks", str(tmp_path / "sup") + ":nope"]) == 2
+    assert "must be one of" in capsys.readouterr().err
+    assert main(["study", "table", "--out", str(tmp_path / "empty")]) == 2
+    assert "no study cells" in capsys.readouterr().err

@@ -267,3 +267,18 @@ def centre_prior(n: int, h: int, w: int, sigma: float = 0.25, device=None,
     x = (torch.arange(w, device=device, dtype=torch.float64) + 0.5) / w - 0.5  # (w,)
     g = torch.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / (2 * sigma ** 2))  # (h, w)
     return g.to(dtype).expand(n, h, w).clone()
+
+
+def by_class(aurocs: Tensor, labels: Tensor, class_names=None) -> list[dict]:
+    """Per-image AUROCs (``per_image_aurocs``) summarised per class: images, mean AUROC, the
+    share whose map marks the object (AUROC > 0.5), and the mean with the polarity chosen per
+    image, max(a, 1 - a). Images with an undefined AUROC (NaN) are left out."""
+    keep = ~aurocs.isnan()
+    aurocs, labels = aurocs[keep], labels[keep]
+    rows = []
+    for c in labels.unique().tolist():
+        a = aurocs[labels == c]
+        rows.append({"class": class_names[c] if class_names else str(c), "images": len(a),
+                     "mean_auroc": float(a.mean()), "marks_object": float((a > 0.5).float().mean()),
+                     "polarity_per_image": float(torch.maximum(a, 1 - a).mean())})
+    return rows

@@ -127,3 +127,14 @@ def test_unsigned_per_image_auroc_sees_maps_whose_polarity_flips_between_images(
     assert rep["auroc_per_image"] == auroc_per_image(minmax_normalize(noisy), masks)
     assert rep["auroc_per_image_unsigned"] == auroc_per_image_unsigned(minmax_normalize(noisy),
                                                                         masks)
+
+
+def test_by_class_by_hand():
+    from scd_lab.eval.saliency_metrics import by_class
+    auc = torch.tensor([0.9, 0.2, float("nan"), 0.6, 0.4], dtype=torch.float64)
+    labels = torch.tensor([0, 0, 0, 1, 1])
+    rows = by_class(auc, labels, ["a", "b"])
+    assert [r["class"] for r in rows] == ["a", "b"] and [r["images"] for r in rows] == [2, 2]
+    assert rows[0]["mean_auroc"] == pytest.approx(0.55)
+    assert rows[0]["marks_object"] == 0.5 and rows[0]["polarity_per_image"] == pytest.approx(0.85)
+    assert rows[1]["polarity_per_image"] == pytest.approx(0.6)

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Every number of docs/findings.md, by the kit's own commands, in the order of its tables.
+# Resumable: trained trunks and finished seeds are read back. Two lanes by default
+# (LANES=1 to run one after the other); one CPU thread per lane.
+#   bash scripts/findings.sh            # about 3 h on a 2-core CPU under load (see findings.md)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+T=runs/trunks
+D="--set data.num_classes=5 --set data.distinct_textures=true --set data.camouflage=0.0"
+STEPS=${STEPS:-500}
+S="scd-lab study objective --steps $STEPS --quiet"
+
+trunk() {  # trunk NAME METHOD [overrides...]: a 6-epoch `cpu`-preset run, reused when finished
+  local name=$1 method=$2; shift 2
+  if [ -f "$T/$name/summary.json" ]; then return; fi
+  if [ -f "$T/$name/config.yaml" ]; then scd-lab train --resume "$T/$name"; return; fi
+  scd-lab train --preset cpu --method "$method" "$@" --set train.progress=false --out "$T/$name"
+}
+
+lane1() {
+  trunk sup-distinct supervised $D
+  $S --trunk $T/sup-distinct --alpha 1 --oracle 0
+  $S --trunk $T/sup-distinct --alpha 0 --oracle 0
+  $S --trunk $T/sup-distinct --method lewel
+  $S --trunk $T/sup-distinct --alpha 1 --set semantic_predictor=true
+  $S --trunk $T/sup-distinct --alpha 1 --set semantic_bn=joint
+  trunk byol-distinct byol $D
+  $S --trunk $T/byol-distinct --alpha 1 --oracle 0
+}
+
+lane2() {
+  $S --trunk random --data default --alpha 1 --oracle 0
+  trunk sup-default supervised
+  $S --trunk $T/sup-default --alpha 1 --oracle 0
+  trunk byol-default byol
+  $S --trunk $T/byol-default --alpha 1 --oracle 0
+  $S --trunk $T/sup-default --alpha 0 --oracle 0
+  $S --trunk random --data default --method lewel
+}
+
+if [ "${LANES:-2}" = 1 ]; then lane1; lane2; else lane1 & lane2 & wait; fi
+scd-lab study table
+scd-lab study trunks --json runs/study/trunks.json random $T/sup-default $T/sup-distinct $T/byol-default $T/byol-distinct
