@@ -24,6 +24,8 @@ from .errors import UserError
 DATA = {"default": [], "distinct": ["data.num_classes=5", "data.distinct_textures=true",
                                     "data.camouflage=0.0"]}
 HELD = 500
+# the shipped results of scripts/findings.sh (docs/findings.md); notebook 07 reads them
+SHIPPED = Path(__file__).resolve().parents[1] / "data" / "study"
 
 
 def _trunk_and_data(trunk: str, data: str | None, seed: int):
