@@ -1,5 +1,6 @@
 """The static saliency figure: every row names its run and map, the epoch (epochs completed,
-as everywhere else), the map's AUROC, a mark on inverted maps, and a colour bar."""
+as everywhere else), the map's AUROC, a mark on inverted maps, and a colour bar. The learning
+curves: one panel per metric, each restricted to the runs asked for."""
 from __future__ import annotations
 
 import json
@@ -7,11 +8,12 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
 from scd_lab.run import build_run, load_run  # noqa: E402
-from scd_lab.viz import plot_saliency_evolution  # noqa: E402
+from scd_lab.viz import plot_learning_curves, plot_saliency_evolution  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent / "train"))
 from helpers import tiny_config, tiny_data  # noqa: E402
@@ -39,3 +41,28 @@ def test_rows_name_run_map_epoch_auroc_and_polarity(tmp_path):
     assert inverted.yaxis.label.get_color() == "tab:red"
     assert len(fig.axes) == len(labels) * 4 + 1  # every panel, and one colour bar
     assert load_run(tmp_path / "scd-byol", with_data=False).epoch == 1.0  # the same epoch
+
+
+def test_learning_curves_one_panel_per_metric_restricted_to_its_runs(tmp_path):
+    def fake_run(name, loss_d):  # metrics.jsonl is all the figure reads
+        recs = [{"kind": "knn", "epoch": e, "knn_top1": 0.1 + 0.1 * e} for e in (0, 1, 2)]
+        recs += [{"kind": "train", "epoch": e, "loss": 2.0 - e, "loss_c": 1.5 - e,
+                  **({"loss_d": 0.5} if loss_d else {})} for e in (0.5, 1.0, 1.5, 2.0)]
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in recs) + '{"kind": "tr')  # torn last line
+        return str(tmp_path / name)
+
+    runs = {"byol": fake_run("byol", False), "scd-byol": fake_run("scd-byol", True)}
+    fig = plot_learning_curves(runs, [("kNN", "knn", "knn_top1"),
+                                      ("L_c", "train", "loss_c", ["byol"]),
+                                      ("L_d", "train", "loss_d")],
+                               styles={"scd-byol": {"ls": "--", "color": "tab:red"}})
+    knn, lc, ld = fig.axes
+    assert [ax.get_title() for ax in fig.axes] == ["kNN", "L_c", "L_d"]
+    assert [line.get_label() for line in knn.lines] == ["byol", "scd-byol"]
+    assert list(knn.lines[1].get_ydata()) == pytest.approx([0.1, 0.2, 0.3])
+    assert knn.lines[1].get_linestyle() == "--" and knn.lines[1].get_color() == "tab:red"
+    assert [line.get_label() for line in lc.lines] == ["byol"]  # only the runs asked for
+    assert [line.get_label() for line in ld.lines] == ["scd-byol"]  # BYOL has no L_d
+    assert list(ld.lines[0].get_xdata()) == [0.5, 1.0, 1.5, 2.0]
