@@ -7,7 +7,7 @@ student cannot change, beside the baselines and the ceiling of the same network:
     cfg = challenge_config(["backbone.padding_mode=reflect"])   # the starting point + yours
     ensure_run(cfg, submission_dir(["backbone.padding_mode=reflect"]))
     s = score(submission_dir(["backbone.padding_mode=reflect"]))
-    print(leaderboard_markdown([s]))            # or: python -m scd_lab.challenge RUN...
+    print(leaderboard_markdown([s]))            # or: scd-lab challenge RUN...
     score_run(run_dir)                          # score, kept in RUN/eval/challenge.json
 
 **The score** is the pooled AUROC of the run's own map M_fg (``scd_fg``), each map min-max
@@ -31,7 +31,6 @@ reference config, so changing the data knobs changes the training images only.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import re
@@ -322,17 +321,24 @@ def reference_answers(root=None) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m scd_lab.challenge",
-                                 description="Score challenge runs and print the leaderboard.")
+def cmd_challenge(args) -> int:
+    scores = [score_run(r, smoke=args.smoke, fresh=args.fresh) for r in args.runs]
+    print(leaderboard_markdown(scores))
+    return 0
+
+
+def register(subparsers) -> None:
+    ap = subparsers.add_parser("challenge", help="score challenge runs; print the leaderboard",
+                               description="Score challenge runs (notebook 09) and print the "
+                                           "leaderboard.")
     ap.add_argument("runs", nargs="+", help="run directories (with checkpoints/last.pt)")
     ap.add_argument("--smoke", action="store_true", help="the smoke tier (tiny runs)")
     ap.add_argument("--fresh", action="store_true",
                     help="score again instead of reading RUN/eval/challenge.json")
-    args = ap.parse_args(argv)
-    scores = [score_run(r, smoke=args.smoke, fresh=args.fresh) for r in args.runs]
-    print(leaderboard_markdown(scores))
+    ap.set_defaults(fn=cmd_challenge)
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m scd_lab.challenge RUN... = scd-lab challenge RUN...
+    import sys
+    from .cli import main
+    sys.exit(main(["challenge", *sys.argv[1:]]))

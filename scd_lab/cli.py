@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_study(sub)
     from .sweep import register as register_sweep
     register_sweep(sub)
+    from .challenge import register as register_challenge
+    register_challenge(sub)
     from .viz.tensorboard import register as register_export_tb
     register_export_tb(sub)
     return p

@@ -162,7 +162,7 @@ def test_command_line(smoke_run):
     path, _ = smoke_run
     env = {**os.environ, "OMP_NUM_THREADS": "1",
            "SCD_LAB_CACHE": str(path.parents[1] / "cache")}
-    proc = subprocess.run([sys.executable, "-m", "scd_lab.challenge", str(path), "--smoke",
+    proc = subprocess.run(["scd-lab", "challenge", str(path), "--smoke",
                            "--fresh"], capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"| 1 | {path.name} | train.epochs=1 |" in proc.stdout
