@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 NB_PY = REPO / "notebooks" / "05_saliency_explorer.py"
 NB_IPYNB = REPO / "notebooks" / "05_saliency_explorer.ipynb"
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+# one worker runs both browser tests, so JupyterLab starts once (pytest-xdist --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("browser")]
 
 
 def _notebook(dest: Path) -> Path:

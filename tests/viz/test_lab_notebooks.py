@@ -40,7 +40,7 @@ MARK = "imported in the browser's kernel"
 # notebooks run top to bottom: name -> SMOKE value (02's widget only shows with SMOKE = False)
 RUN_ALL = {"02_losses_from_scratch": False}
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("browser")]
 
 
 def _imports(nb) -> list[str]:
