@@ -60,7 +60,7 @@ def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd"
              oracle: bool | list[int] = False, head_overrides: dict | None = None,
              progress: bool = True) -> list[dict]:
     """Run (or read back) every seed of one cell; returns the per-seed results."""
-    from .eval.objective import objective_probe, oracle_loss
+    from .eval.objective import objective_probe, oracle_loss, view_pool
     from .run import build_augment
     out.mkdir(parents=True, exist_ok=True)
     results = []
@@ -77,13 +77,18 @@ def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd"
         m = cfg.method
         kw = dict(proj_hidden=m.proj_hidden or 1024, proj_dim=m.proj_dim or 256,
                   pred_hidden=m.pred_hidden or 1024, **(head_overrides or {}))
+        # one pool of view features per seed, shared by the probe and its two oracles
+        pool = view_pool(net, train, augment, batch, steps, seed)
         res = objective_probe(net, train, held, augment, method=method, alpha=alpha,
-                              steps=steps, batch=batch, seed=seed, progress=progress, **kw)
+                              steps=steps, batch=batch, seed=seed, progress=progress,
+                              pool=pool, **kw)
         if method == "scd" and (oracle is True or (oracle and seed in oracle)):
             for which in ("mask", "inverse"):
                 res[f"oracle_{which}"] = oracle_loss(net, train, augment, which, alpha=alpha,
                                                      steps=steps, batch=batch, seed=seed,
-                                                     progress=progress, **kw)["final_loss"]
+                                                     progress=progress, pool=pool,
+                                                     **kw)["final_loss"]
+        del pool
         res.update(trunk=trunk, data=data or "the run's", cell=out.name)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(res, indent=1))

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 T=runs/trunks
 D="--set data.num_classes=5 --set data.distinct_textures=true --set data.camouflage=0.0"
-STEPS=${STEPS:-500}
+STEPS=${STEPS:-2000}
 S="scd-lab study objective --steps $STEPS --quiet"
 
 trunk() {  # trunk NAME METHOD [overrides...]: a 6-epoch `cpu`-preset run, reused when finished

@@ -136,10 +136,60 @@ def _views(train, augment, batch: int, step: int, seed: int):
     return idx, x1, x2, p1, p2
 
 
+POOL_SIZE = 8192
+
+
+@torch.no_grad()
+def view_pool(trunk: nn.Module, train, augment, batch: int, steps: int, seed: int = 0,
+              size: int = POOL_SIZE) -> dict:
+    """The frozen trunk's feature maps of the views a probe trains on, computed once.
+
+    The views of step k are ``_views(..., k, seed)`` for k < K = ceil(min(size, steps * batch)
+    / batch): a probe of at most ``size`` view pairs sees exactly fresh views at every step; a
+    longer one goes on drawing batches from these K batches (``_pool_batch``). The trunk is
+    frozen, so the probe and its oracles can share one pool: the trunk's forward pass, most of
+    a probe step's time, is paid K times instead of once per step and pass.
+
+    Returns ``{"f1", "f2": (K * batch, C, h, w), "m1", "m2": view masks at feature resolution
+    (K * batch, h, w) or None without masks, "batch", "seed"}``.
+    """
+    k = math.ceil(min(size, steps * batch) / batch)
+    f1s, f2s, m1s, m2s = [], [], [], []
+    for step in range(k):
+        idx, x1, x2, p1, p2 = _views(train, augment, batch, step, seed)
+        f1, f2 = frozen_maps(trunk, x1), frozen_maps(trunk, x2)  # (B, C, h, w)
+        f1s.append(f1)
+        f2s.append(f2)
+        if train.masks is not None:
+            m1s.append(feature_masks(train.masks[idx], p1, augment.out_size, f1.shape[-2:]))
+            m2s.append(feature_masks(train.masks[idx], p2, augment.out_size, f2.shape[-2:]))
+    return {"f1": torch.cat(f1s), "f2": torch.cat(f2s), "m1": torch.cat(m1s) if m1s else None,
+            "m2": torch.cat(m2s) if m2s else None, "batch": batch, "seed": seed}
+
+
+def _pool_batch(pool: dict, step: int, seed: int) -> Tensor:
+    """Row indices of step ``step``: the step's own views while they last, then a batch drawn
+    with replacement from the whole pool (generator seeded by ``seed`` and ``step``)."""
+    b, n = pool["batch"], len(pool["f1"])
+    if (step + 1) * b <= n:
+        return torch.arange(step * b, (step + 1) * b)
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    return torch.randint(0, n, (b,), generator=g)
+
+
+def _pool_for(pool, trunk, train, augment, batch: int, steps: int, seed: int, size: int):
+    if pool is None:
+        return view_pool(trunk, train, augment, batch, steps, seed, size)
+    if pool["batch"] != batch:
+        raise ValueError(f"the pool was made with batch {pool['batch']}, not {batch}")
+    return pool
+
+
 def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
                     alpha: float = 1.0, lam: float = 0.5, steps: int = 2000, batch: int = 64,
                     lr: float = 0.05, base_momentum: float = 0.99, eval_every: int = 250,
-                    seed: int = 0, progress: bool = False, **head_kw) -> dict:
+                    seed: int = 0, progress: bool = False, pool: dict | None = None,
+                    pool_size: int = POOL_SIZE, **head_kw) -> dict:
     """Train only the heads on a frozen trunk with lam * L_d (SCD) or the LEWEL loss.
 
     Args:
@@ -151,6 +201,8 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
         steps, batch, lr: SGD (momentum 0.9) with cosine decay on the heads only.
         base_momentum: EMA m0 of the target heads (cosine to 1).
         eval_every: steps between measurements of the map (also at 0 and at the end).
+        pool, pool_size: the views' feature maps (``view_pool``; made here, of at most
+            ``pool_size`` pairs, when not given).
         head_kw: ``proj_hidden``, ``proj_dim``, ``pred_hidden``, ``semantic_predictor``,
             ``semantic_bn`` (``build_heads``).
 
@@ -158,6 +210,7 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
         ``{"history": [{"step", "auroc", "polarity", "auroc_per_image_unsigned", "mean",
         "best_iou", "loss"}], "final_loss": mean loss over the last 10% of steps}``.
     """
+    pool = _pool_for(pool, trunk, train, augment, batch, steps, seed, pool_size)
     heads = build_heads(trunk, method, alpha, lam, seed=seed, **head_kw)
     params = _trainable(heads)
     opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
@@ -177,8 +230,8 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
                             "loss": losses[-1] if losses else None})
         for group in opt.param_groups:
             group["lr"] = _cosine(step, steps, lr)
-        _, x1, x2, _, _ = _views(train, augment, batch, step, seed)
-        f1, f2 = frozen_maps(trunk, x1), frozen_maps(trunk, x2)
+        rows = _pool_batch(pool, step, seed)
+        f1, f2 = pool["f1"][rows], pool["f2"][rows]  # (B, C, h, w)
         if method == "scd":
             loss = lam * _loss_d(heads, f1, f2)[0]
         else:
@@ -193,7 +246,8 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
                     "loss": losses[-1] if losses else None})
     tail = losses[-max(1, steps // 10):]
     return {"history": history, "final_loss": sum(tail) / len(tail), "method": method,
-            "alpha": alpha, "lam": lam, "steps": steps, "seed": seed}
+            "alpha": alpha, "lam": lam, "steps": steps, "seed": seed,
+            "pool_pairs": len(pool["f1"])}
 
 
 def feature_masks(masks: Tensor, params: dict, out_size: int, feat_size) -> Tensor:
@@ -205,9 +259,10 @@ def feature_masks(masks: Tensor, params: dict, out_size: int, feat_size) -> Tens
 def oracle_loss(trunk: nn.Module, train, augment, which: str = "mask", alpha: float = 1.0,
                 steps: int = 2000, batch: int = 64, lr: float = 0.05,
                 base_momentum: float = 0.99, seed: int = 0, progress: bool = False,
-                **head_kw) -> dict:
+                pool: dict | None = None, pool_size: int = POOL_SIZE, **head_kw) -> dict:
     """L_d reached by H^s when the map is fixed to the mask (``which="mask"``) or to its
-    inverse (``"inverse"``) in both views; only H^s (and its EMA target) is trained.
+    inverse (``"inverse"``) in both views; only H^s (and its EMA target) is trained. The views
+    are those of ``objective_probe`` with the same seed, batch and pool.
 
     Returns ``{"final_loss": mean L_d over the last 10% of steps, "which", "alpha", ...}``.
     """
@@ -215,6 +270,7 @@ def oracle_loss(trunk: nn.Module, train, augment, which: str = "mask", alpha: fl
         raise ValueError(f"which must be 'mask' or 'inverse', got {which!r}")
     if train.masks is None:
         raise ValueError("the oracle needs training images with masks")
+    pool = _pool_for(pool, trunk, train, augment, batch, steps, seed, pool_size)
     heads = build_heads(trunk, "scd", alpha, 1.0, seed=seed, **head_kw)
     params = list(heads.sem_projector.parameters())
     if heads.sem_predictor is not None:
@@ -228,11 +284,8 @@ def oracle_loss(trunk: nn.Module, train, augment, which: str = "mask", alpha: fl
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = _cosine(step, steps, lr)
-        idx, x1, x2, p1, p2 = _views(train, augment, batch, step, seed)
-        f1, f2 = frozen_maps(trunk, x1), frozen_maps(trunk, x2)
-        size = f1.shape[-2:]
-        m1 = feature_masks(train.masks[idx], p1, augment.out_size, size)
-        m2 = feature_masks(train.masks[idx], p2, augment.out_size, size)
+        rows = _pool_batch(pool, step, seed)
+        f1, f2, m1, m2 = (pool[k][rows] for k in ("f1", "f2", "m1", "m2"))
         if which == "inverse":
             m1, m2 = 1.0 - m1, 1.0 - m2
         loss = _loss_d(heads, f1, f2, m1, m2)[0]

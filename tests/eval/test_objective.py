@@ -109,3 +109,27 @@ def test_random_trunk_bn_is_calibrated_and_lewel_heads_train():
                           eval_every=2, proj_hidden=32, proj_dim=16, pred_hidden=32)
     assert [h["step"] for h in res["history"]] == [0, 2, 3]
     assert all(torch.equal(a, b) for a, b in zip(before, trunk.parameters()))  # frozen
+
+
+def test_view_pool_holds_the_steps_views_then_draws_from_them():
+    from scd_lab.eval.objective import _pool_batch, _views, view_pool
+    train = mask_images(64, 6)
+    augment = TwoViewAugment((CROPS_ONLY, CROPS_ONLY), 32)
+    trunk = calibrate_bn(MaskChannelTrunk(), train.images, augment, batches=2, batch=64)
+    pool = view_pool(trunk, train, augment, batch=8, steps=10, seed=2, size=24)
+    assert pool["f1"].shape == (24, 32, 8, 8) and pool["m2"].shape == (24, 8, 8)
+    idx, x1, x2, p1, p2 = _views(train, augment, 8, 1, 2)  # step 1's views: rows 8-15
+    assert torch.allclose(pool["f2"][8:16], trunk(x2))
+    assert torch.allclose(pool["m1"][8:16], feature_masks(train.masks[idx], p1, 32, (8, 8)))
+    assert torch.equal(_pool_batch(pool, 2, seed=2), torch.arange(16, 24))
+    later = _pool_batch(pool, 3, seed=2)  # past the pool: drawn from it, reproducibly
+    assert len(later) == 8 and int(later.max()) < 24
+    assert torch.equal(later, _pool_batch(pool, 3, seed=2))
+    kw = dict(proj_hidden=32, proj_dim=16, pred_hidden=32)
+    shared = oracle_loss(trunk, train, augment, "mask", steps=10, batch=8, seed=2, pool=pool,
+                         **kw)
+    own = oracle_loss(trunk, train, augment, "mask", steps=10, batch=8, seed=2, pool_size=24,
+                      **kw)
+    assert shared["final_loss"] == own["final_loss"]  # a given pool = the one it would make
+    with pytest.raises(ValueError, match="batch 8"):
+        oracle_loss(trunk, train, augment, "mask", steps=2, batch=4, pool=pool, **kw)
