@@ -62,7 +62,6 @@ def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd"
     """Run (or read back) every seed of one cell; returns the per-seed results."""
     from .eval.objective import objective_probe, oracle_loss, view_pool
     from .run import build_augment
-    out.mkdir(parents=True, exist_ok=True)
     results = []
     for seed in seeds:
         path = out / f"seed{seed}.json"
@@ -90,6 +89,7 @@ def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd"
                                                      **kw)["final_loss"]
         del pool
         res.update(trunk=trunk, data=data or "the run's", cell=out.name)
+        out.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(res, indent=1))
         tmp.replace(path)
