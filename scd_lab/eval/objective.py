@@ -32,6 +32,7 @@ from ..models import weighted_avg_pool
 from .saliency_metrics import saliency_report, upsample_maps
 
 EVAL_BATCH = 256
+EXAMPLES = 8  # held-out images whose final map a probe returns (``example_maps``)
 
 
 @torch.no_grad()
@@ -208,7 +209,8 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
 
     Returns:
         ``{"history": [{"step", "auroc", "polarity", "auroc_per_image_unsigned", "mean",
-        "best_iou", "loss"}], "final_loss": mean loss over the last 10% of steps}``.
+        "best_iou", "loss"}], "final_loss": mean loss over the last 10% of steps,
+        "example_maps": the final map (h x w lists) of the first EXAMPLES held-out images}``.
     """
     pool = _pool_for(pool, trunk, train, augment, batch, steps, seed, pool_size)
     heads = build_heads(trunk, method, alpha, lam, seed=seed, **head_kw)
@@ -245,7 +247,11 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
     history.append({"step": steps, **measure_map(heads, held_feats, held.masks),
                     "loss": losses[-1] if losses else None})
     tail = losses[-max(1, steps // 10):]
+    with torch.no_grad():  # the learned map of the first held-out images, for figures
+        heads.eval()
+        examples = heads.maps_from_features(held_feats[:EXAMPLES])[heads.default_map].float()
     return {"history": history, "final_loss": sum(tail) / len(tail), "method": method,
+            "example_maps": [[[round(v, 4) for v in r] for r in m] for m in examples.tolist()],
             "alpha": alpha, "lam": lam, "steps": steps, "seed": seed,
             "pool_pairs": len(pool["f1"])}
 
