@@ -220,6 +220,46 @@ def cmd_table(args) -> int:
     return 0
 
 
+def held_examples(trunk: str, data: str, n: int = 8):
+    """The first ``n`` held-out images and masks of a cell's data (no trunk is loaded)."""
+    from .config import load_yaml, resolve
+    from .run import build_data
+    if data in DATA:
+        cfg = resolve(apply_overrides(get_preset("cpu"), DATA[data]))
+    else:  # the run's own data
+        cfg = load_yaml(Path(trunk) / "config.yaml")
+    test = build_data(cfg.data)[1]
+    return test.images[:n], test.masks[:n]
+
+
+def cmd_figures(args) -> int:
+    from .viz.plots import plot_oracle_losses, plot_study_maps
+    root = Path(args.results) if args.results else None
+    if root is None:
+        from .run import runs_root
+        root = runs_root() / "study"
+    out = Path(args.out)
+    if not out.is_dir():
+        raise UserError(f"--out {args.out!r} is not a folder; create it first")
+    cells = read_cells(root)
+    if not cells:
+        raise UserError(f"no study cells in {str(root)!r}; run `scd-lab study objective` first")
+    cells = {c: r for c, r in cells.items() if r[0].get("method", "scd") == "scd"}
+    plot_oracle_losses(cells).savefig(out / "study-oracle.png", dpi=120)
+    print(f"wrote {out / 'study-oracle.png'}")
+    keep = [c for c in (args.cells.split(",") if args.cells else cells)
+            if c in cells and "example_maps" in cells[c][0]]
+    if not keep:
+        print("no cell has seed 0's example maps (a result of an older kit): the maps figure "
+              "is left out; delete the cell's seed0.json and run it again to make them")
+        return 0
+    examples = {c: held_examples(cells[c][0]["trunk"], cells[c][0]["data"]) for c in keep}
+    plot_study_maps({c: cells[c] for c in keep}, examples).savefig(out / "study-maps.png",
+                                                                  dpi=120)
+    print(f"wrote {out / 'study-maps.png'}")
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("study", help="the study of what SCD's objective prefers",
                               description=__doc__,
@@ -254,3 +294,9 @@ def register(subparsers) -> None:
     b = sub.add_parser("table", help="the table of every finished study cell")
     b.add_argument("--out", default=None, help="results folder (default runs/study)")
     b.set_defaults(fn=cmd_table)
+    f = sub.add_parser("figures", help="the study's figures: L_d of learned map vs mask vs "
+                                       "inverse, and the learned maps")
+    f.add_argument("--out", required=True, help="folder for study-oracle.png, study-maps.png")
+    f.add_argument("--results", default=None, help="study folder (default runs/study)")
+    f.add_argument("--cells", default=None, help="comma-separated cells for the maps figure")
+    f.set_defaults(fn=cmd_figures)

@@ -195,3 +195,54 @@ def plot_sweep(summaries: dict[str, list[dict]], metrics=("knn", "auroc")):
             ax.set_title(f"{grid} ({n} seeds, ±1 se)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def plot_oracle_losses(cells: dict[str, list[dict]]):
+    """L_d reached by the learned map (mean over seeds) beside the map fixed to the mask and to
+    its inverse (``scd-lab study objective --oracle``), one group of bars per study cell that
+    has the oracle."""
+    import matplotlib.pyplot as plt
+
+    named = [(c, r) for c, r in cells.items() if any("oracle_mask" in x for x in r)]
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.4 * len(named)), 3.0))
+    colours = ("tab:blue", "tab:green", "tab:red")
+    for i, (_, results) in enumerate(named):
+        oracle = next(x for x in results if "oracle_mask" in x)
+        learned = sum(x["final_loss"] for x in results) / len(results)
+        ax.bar([i - 0.27, i, i + 0.27], [learned, oracle["oracle_mask"],
+                                         oracle["oracle_inverse"]], width=0.27, color=colours)
+    ax.set_xticks(range(len(named)), [c.replace("-scd-", "\n") for c, _ in named], fontsize=7)
+    ax.set_ylabel("L_d reached")
+    ax.legend([plt.Rectangle((0, 0), 1, 1, color=c) for c in colours],
+              ["learned map (mean of seeds)", "map = mask", "map = inverse"], fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_study_maps(cells: dict[str, list[dict]], examples: dict[str, tuple], n: int = 4):
+    """Per study cell, two rows: ``n`` held-out images with their mask outline, and the map
+    the heads learned on them (seed 0's ``example_maps``, min-max normalised per image).
+
+    examples: {cell: (images uint8 (N, 3, H, W), masks (N, H, W))}, the cell's held-out set.
+    """
+    import matplotlib.pyplot as plt
+
+    named = [c for c in cells if c in examples and "example_maps" in cells[c][0]]
+    fig, axes = plt.subplots(2 * len(named), n, figsize=(1.5 * n, 3.1 * len(named)),
+                             squeeze=False)
+    for k, cell in enumerate(named):
+        images, masks = examples[cell]
+        maps = minmax_normalize(torch.tensor(cells[cell][0]["example_maps"]))
+        for j in range(n):
+            top, bottom = axes[2 * k][j], axes[2 * k + 1][j]
+            top.imshow(images[j].permute(1, 2, 0).numpy())
+            top.contour(masks[j].float().numpy(), levels=[0.5], colors="w", linewidths=0.8)
+            bottom.imshow(_upsampled(maps[j:j + 1], masks.shape[-2:])[0].numpy(), cmap="magma",
+                          vmin=0, vmax=1)
+            for ax in (top, bottom):
+                ax.axis("off")
+        last = cells[cell][0]["history"][-1]
+        axes[2 * k][0].set_title(f"{cell}: AUROC {last['auroc']:.2f} (seed 0)", fontsize=7,
+                                 loc="left")
+    fig.tight_layout()
+    return fig
