@@ -38,12 +38,12 @@ def test_study_cell_is_resumable(tmp_path, capsys, monkeypatch):
     mtime = (cell / "seed0.json").stat().st_mtime
     assert main(args) == 0  # finished seeds are read back, not trained again
     assert (cell / "seed0.json").stat().st_mtime == mtime
+    assert capsys.readouterr().out == table
     assert len(results[0]["example_maps"]) == 8  # seed 0's learned map of 8 held-out images
     assert main(["study", "figures", "--out", str(tmp_path), "--results",
                  str(tmp_path / "study")]) == 0
     assert (tmp_path / "study-oracle.png").stat().st_size > 1000
     assert (tmp_path / "study-maps.png").stat().st_size > 1000
-    assert capsys.readouterr().out == table
 
 
 def test_bad_trunk_is_one_line(tmp_path):
