@@ -139,7 +139,11 @@ def within_noise(summary: list[dict], metric: str = "knn", z: float = 2.0) -> li
 
 def cmd_sweep(args) -> int:
     from .errors import UserError
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds {args.seeds!r}: give integers separated by commas, "
+                        "e.g. --seeds 0,1,2") from None
     if not seeds:
         raise UserError("--seeds is empty; give seeds like --seeds 0,1,2")
     cells = None

@@ -66,6 +66,8 @@ def test_cli_bad_cell_is_one_line(capsys):
     assert main(["sweep", "terms", "--cells", "fg"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "'fg' is not a cell of terms" in err
+    assert main(["sweep", "terms", "--seeds", "0,x"]) == 2
+    assert "--seeds '0,x'" in capsys.readouterr().err
 
 
 def test_cli_runs_grids_and_draws_the_figure(tmp_path, capsys, monkeypatch):
