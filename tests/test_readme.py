@@ -62,6 +62,15 @@ COVERED = {
     "runs/demo/report": "test_report_and_bench_commands",
     "scd-lab bench --preset cpu --size 32 --batch 64 --rounds 12":
         "test_report_and_bench_commands",
+    "scd-lab sweep alpha lambda terms --seeds 0,1 --plot docs/figures/sweep-cpu.png":
+        "test_sweep_and_study_commands",
+    "scd-lab train --preset cpu --method supervised --out runs/trunks/sup-default":
+        "test_sweep_and_study_commands",
+    "scd-lab study objective --trunk runs/trunks/sup-default --alpha 1 --seeds 0,1,2 --oracle 0":
+        "test_sweep_and_study_commands",
+    "scd-lab study trunks runs/trunks/sup-default": "test_sweep_and_study_commands",
+    "scd-lab study table": "test_sweep_and_study_commands",
+    "scd-lab challenge runs/challenge/*": "tests/test_challenge.py::test_command_line",
 }
 
 
@@ -128,3 +137,22 @@ def test_report_and_bench_commands(tmp_path):
                 *sets(["backbone.widths=[8, 8, 16, 16]", "method.proj_hidden=32",
                        "method.pred_hidden=32", "method.proj_dim=16"])], tmp_path)
     assert "scd-byol / byol" in proc.stdout
+
+
+@pytest.mark.slow
+def test_sweep_and_study_commands(tmp_path):
+    (tmp_path / "docs" / "figures").mkdir(parents=True)
+    proc = run([*CLI, "sweep", "terms", "--cells", "fg+bg", "--seeds", "0,1", "--plot",
+                "docs/figures/sweep-cpu.png", *sets(SMALL + ["train.max_steps=2"])], tmp_path)
+    assert "| fg+bg | 2 |" in proc.stdout
+    assert (tmp_path / "docs" / "figures" / "sweep-cpu.png").is_file()
+    run([*CLI, "train", "--preset", "cpu", "--method", "supervised", "--out",
+         "runs/trunks/sup-default", *sets(SMALL + ["train.max_steps=2"])], tmp_path)
+    proc = run([*CLI, "study", "objective", "--trunk", "runs/trunks/sup-default", "--alpha", "1",
+                "--seeds", "0,1,2", "--oracle", "0", "--steps", "3", "--batch", "16"], tmp_path)
+    assert "| sup-default-own-scd-a1 | 3 |" in proc.stdout and "(n=1)" in proc.stdout
+    proc = run([*CLI, "study", "trunks", "runs/trunks/sup-default", "--ceiling-steps", "5"],
+               tmp_path)
+    assert "| runs/trunks/sup-default | own |" in proc.stdout
+    proc = run([*CLI, "study", "table"], tmp_path)
+    assert proc.stdout.count("| sup-default-own-scd-a1 | 3 |") == 1
