@@ -6,7 +6,8 @@ calibrated on augmented views; or a run directory: its trained online encoder, e
 seed the frozen-feature probe (``scd_lab.eval.objective``) trains the heads and measures the
 map on 500 held-out images; with ``--oracle`` the loss L_d reached with the map fixed to the
 mask and to its inverse is recorded too. Each seed's result is a JSON file: the study is
-resumable (finished seeds are skipped) and can run in the background.
+resumable (finished seeds are skipped) and can run in the background. ``--device cuda``
+runs the probe (and ``study trunks``) on a GPU: the same views, drawn on the CPU.
 
     scd-lab study objective --trunk runs/sup --data distinct --alpha 1 --seeds 0,1,2 --oracle
 """
@@ -28,8 +29,22 @@ HELD = 500
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "study"
 
 
-def _trunk_and_data(trunk: str, data: str | None, seed: int):
-    """(trunk, cfg): a run's online encoder (eval mode) or a calibrated random one."""
+def _device(device: str) -> torch.device:
+    """``--device``: ``cpu``, ``cuda`` or ``cuda:N``; a GPU that torch cannot see is one line."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise UserError(f"--device {device!r}: give cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: torch sees no CUDA device here; use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise UserError(f"--device {device!r}: give cpu, cuda or cuda:N")
+    return dev
+
+
+def _trunk_and_data(trunk: str, data: str | None, seed: int, device="cpu"):
+    """(trunk, cfg): a run's online encoder (eval mode) or a calibrated random one, on
+    ``device`` (the data stays on the CPU)."""
     from .run import build_augment, build_data, load_run
     if trunk == "random":
         cfg = apply_overrides(get_preset("cpu"), DATA[data or "default"])
@@ -39,13 +54,13 @@ def _trunk_and_data(trunk: str, data: str | None, seed: int):
         from .eval.objective import calibrate_bn
         train, test = build_data(cfg.data)
         torch.manual_seed(seed)
-        net = calibrate_bn(backbone_from_config(cfg.backbone), train.images,
+        net = calibrate_bn(backbone_from_config(cfg.backbone).to(device), train.images,
                            build_augment(cfg.data), seed=seed)
         return net, cfg, (train, test)
     if not (Path(trunk) / "config.yaml").is_file():
         raise UserError(f"--trunk {trunk!r} is neither 'random' nor a run directory; train one "
                         "with `scd-lab train --method supervised --out DIR` (or any method)")
-    run = load_run(trunk, device="cpu")
+    run = load_run(trunk, device=str(device))
     cfg = run.cfg
     if data is not None:
         cfg = apply_overrides(cfg, DATA[data])
@@ -58,8 +73,9 @@ def _trunk_and_data(trunk: str, data: str | None, seed: int):
 def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd",
              alpha: float = 1.0, seeds=(0,), steps: int = 2000, batch: int = 64,
              oracle: bool | list[int] = False, head_overrides: dict | None = None,
-             progress: bool = True) -> list[dict]:
-    """Run (or read back) every seed of one cell; returns the per-seed results."""
+             progress: bool = True, device="cpu") -> list[dict]:
+    """Run (or read back) every seed of one cell on ``device``; returns the per-seed results
+    (a finished seed is read back whatever device it ran on)."""
     from .eval.objective import objective_probe, oracle_loss, view_pool
     from .run import build_augment
     results = []
@@ -68,7 +84,7 @@ def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd"
         if path.is_file():
             results.append(json.loads(path.read_text()))
             continue
-        net, cfg, (train, test) = _trunk_and_data(trunk, data, seed)
+        net, cfg, (train, test) = _trunk_and_data(trunk, data, seed, device)
         held = test.subset(torch.arange(min(HELD, len(test))))
         if held.masks is None:
             raise UserError(f"the data of {trunk!r} has no masks; the study needs held-out masks")
@@ -88,7 +104,7 @@ def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd"
                                                      progress=progress, pool=pool,
                                                      **kw)["final_loss"]
         del pool
-        res.update(trunk=trunk, data=data or "the run's", cell=out.name)
+        res.update(trunk=trunk, data=data or "the run's", cell=out.name, device=str(device))
         out.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(res, indent=1))
@@ -143,6 +159,7 @@ def cmd_objective(args) -> int:
     except ValueError:
         raise UserError(f"--seeds {args.seeds!r} / --oracle {args.oracle!r}: give integers "
                         "separated by commas, e.g. --seeds 0,1,2 --oracle 0") from None
+    device = _device(args.device)
     own = "default" if args.trunk == "random" else "own"
     label = args.label or "-".join(
         [Path(args.trunk).name, args.data or own, args.method, f"a{args.alpha:g}"]
@@ -151,43 +168,47 @@ def cmd_objective(args) -> int:
     out = Path(args.out) if args.out else runs_root() / "study"
     results = run_cell(args.trunk, out / label, args.data, args.method, args.alpha,
                        seeds, args.steps, args.batch, oracle, heads,
-                       progress=not args.quiet)
+                       progress=not args.quiet, device=device)
     print(HEADER + "\n" + row(results))
     return 0
 
 
 def trunk_report(trunk: str, data: str | None = None, n_train: int = 2000,
-                 ceiling_steps: int = 1500) -> dict:
+                 ceiling_steps: int = 1500, device="cpu") -> dict:
     """What a frozen trunk offers a map, on the study's held-out images: kNN top-1 of its GAP
     features (bank: the first ``n_train`` training images), the pooled AUROC of its
-    channel-sum map, and the supervised ceiling of SCD's map architecture on it."""
+    channel-sum map, and the supervised ceiling of SCD's map architecture on it (the trunk
+    and the ceiling's training on ``device``)."""
     from .eval.knn import knn_top1
     from .eval.map_ceiling import feature_maps, supervised_map_ceiling
     from .eval.saliency_metrics import auroc
     from .models import channel_sum_map
     from .run import build_augment
-    net, cfg, (train, test) = _trunk_and_data(trunk, data, 0)
-    transform = build_augment(cfg.data).eval_input
+    net, cfg, (train, test) = _trunk_and_data(trunk, data, 0, device)
+    eval_input = build_augment(cfg.data).eval_input
+    transform = lambda x: eval_input(x.to(device))  # noqa: E731
     train = train.subset(torch.arange(min(n_train, len(train))))
     held = test.subset(torch.arange(min(HELD, len(test))))
     f_train = feature_maps(net, train.images, transform)  # (N, C, h, w)
     f_held = feature_maps(net, held.images, transform)
     knn = knn_top1(f_held.mean((2, 3)), held.labels, f_train.mean((2, 3)), train.labels,
                    ks=(20,))[20]
-    ceiling = supervised_map_ceiling(f_train, train.masks, f_held, held.masks,
-                                     steps=ceiling_steps)["test_auroc"]
+    ceiling = supervised_map_ceiling(f_train.to(device), train.masks, f_held.to(device),
+                                     held.masks, steps=ceiling_steps)["test_auroc"]
     return {"trunk": trunk, "data": data or ("default" if trunk == "random" else "own"),
             "knn_top1": knn, "channel_sum_auroc": auroc(channel_sum_map(f_held), held.masks),
             "ceiling_auroc": ceiling}
 
 
 def cmd_trunks(args) -> int:
+    device = _device(args.device)
     rows = []
     for item in args.trunks:
         trunk, _, data = item.partition(":")
         if data and data not in DATA:
             raise UserError(f"{item!r}: the data after ':' must be one of {sorted(DATA)}")
-        rows.append(trunk_report(trunk, data or None, ceiling_steps=args.ceiling_steps))
+        rows.append(trunk_report(trunk, data or None, ceiling_steps=args.ceiling_steps,
+                                 device=device))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     print("| trunk | data | kNN top-1 | channel-sum AUROC | ceiling AUROC |\n|---|---|---|---|---|")
@@ -283,6 +304,8 @@ def register(subparsers) -> None:
                    help="results folder (default runs/study at the repository root)")
     o.add_argument("--label", default=None, help="cell name (default from the arguments)")
     o.add_argument("--quiet", action="store_true", help="no progress bars")
+    o.add_argument("--device", default="cpu",
+                   help="cpu (default), cuda or cuda:N: where the trunk and heads run")
     o.set_defaults(fn=cmd_objective)
     t = sub.add_parser("trunks", help="kNN, channel-sum map and map ceiling of frozen trunks")
     t.add_argument("trunks", nargs="+", metavar="TRUNK[:DATA]",
@@ -290,6 +313,8 @@ def register(subparsers) -> None:
     t.add_argument("--ceiling-steps", type=int, default=1500,
                    help="training steps of the supervised map ceiling (default 1500)")
     t.add_argument("--json", default=None, help="also write the rows to this file")
+    t.add_argument("--device", default="cpu",
+                   help="cpu (default), cuda or cuda:N: where the trunk and the ceiling run")
     t.set_defaults(fn=cmd_trunks)
     b = sub.add_parser("table", help="the table of every finished study cell")
     b.add_argument("--out", default=None, help="results folder (default runs/study)")

@@ -26,7 +26,8 @@ def test_study_cell_is_resumable(tmp_path, capsys, monkeypatch):
                                      "data.num_test=32", "data.num_classes=4"])
     build_run(cfg, tmp_path / "sup").fit()
     args = ["study", "objective", "--trunk", str(tmp_path / "sup"), "--steps", "3", "--batch",
-            "16", "--seeds", "0,1", "--oracle", "--out", str(tmp_path / "study"), "--quiet"]
+            "16", "--seeds", "0,1", "--oracle", "--out", str(tmp_path / "study"), "--quiet",
+            "--device", "cpu"]
     assert main(args) == 0
     table = capsys.readouterr().out
     cell = tmp_path / "study" / "sup-own-scd-a1"
@@ -34,6 +35,7 @@ def test_study_cell_is_resumable(tmp_path, capsys, monkeypatch):
     assert [h["step"] for h in results[0]["history"]] == [0, 3]
     assert results[0]["history"] != results[1]["history"]  # another seed, other heads
     assert all("oracle_mask" in r and "oracle_inverse" in r for r in results)
+    assert results[0]["device"] == "cpu"
     assert "| sup-own-scd-a1 | 2 |" in table and " ± " in table
     mtime = (cell / "seed0.json").stat().st_mtime
     assert main(args) == 0  # finished seeds are read back, not trained again
@@ -50,6 +52,23 @@ def test_bad_trunk_is_one_line(tmp_path):
     with pytest.raises(SystemExit):
         main(["study", "objective"])  # argparse: --trunk is required
     assert main(["study", "objective", "--trunk", str(tmp_path / "nope")]) == 2
+
+
+def test_device_option_is_checked(capsys):
+    import torch
+    from scd_lab.errors import UserError
+    from scd_lab.eval.objective import module_device
+    from scd_lab.study import _device
+    assert _device("cpu") == torch.device("cpu")
+    for bad in ("gpu", "meta"):
+        with pytest.raises(UserError, match="give cpu, cuda or cuda:N"):
+            _device(bad)
+    assert module_device(torch.nn.ReLU()) == torch.device("cpu")  # no parameters: the CPU
+    assert module_device(torch.nn.Linear(2, 2)) == torch.device("cpu")
+    if not torch.cuda.is_available():
+        assert main(["study", "objective", "--trunk", "random", "--device", "cuda"]) == 2
+        assert "no CUDA device" in capsys.readouterr().err
+        assert main(["study", "trunks", "random", "--device", "cuda:0"]) == 2
 
 
 def test_trunk_report_and_table_of_cells(tmp_path, capsys, monkeypatch):

@@ -39,7 +39,10 @@ def supervised_map_ceiling(train_feats: Tensor, train_masks: Tensor, test_feats:
         train_feats, test_feats: (N, C, h, w) feature maps.
         train_masks, test_masks: (N, H, W) masks in {0, 1}; the training target is the mask's
             object fraction in each feature-map cell (area pooling to h x w).
-        steps, lr, batch, seed: Adam steps on random mini-batches.
+        steps, lr, batch, seed: Adam steps on random mini-batches (drawn on the CPU).
+
+    The net is trained on the device of ``train_feats`` (``test_feats`` on the same one);
+    the AUROCs are computed on the CPU.
 
     Returns:
         ``{"train_auroc", "test_auroc", "final_bce"}``; AUROCs pooled over pixels after
@@ -52,15 +55,18 @@ def supervised_map_ceiling(train_feats: Tensor, train_masks: Tensor, test_feats:
     if len(train_feats) != len(train_masks) or len(test_feats) != len(test_masks):
         raise ValueError("need one mask per feature map")
     g = torch.Generator().manual_seed(seed)
+    dev = train_feats.device
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = SaliencyNet(train_feats.shape[1])
+        net = SaliencyNet(train_feats.shape[1]).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr)
     h, w = train_feats.shape[-2:]
     target = F.adaptive_avg_pool2d(train_masks[:, None].float(), (h, w))[:, 0]  # (N, h, w)
+    target = target.to(dev)
     loss = torch.tensor(float("nan"))
     for _ in range(steps):
         idx = torch.randint(0, len(train_feats), (min(batch, len(train_feats)),), generator=g)
+        idx = idx.to(dev)
         loss = F.binary_cross_entropy_with_logits(net.logits(train_feats[idx]), target[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -68,8 +74,9 @@ def supervised_map_ceiling(train_feats: Tensor, train_masks: Tensor, test_feats:
     net.eval()
     with torch.no_grad():
         n = min(len(test_feats), len(train_feats))
-        out = {"train_auroc": auroc(torch.sigmoid(net.logits(train_feats[:n])), train_masks[:n]),
-               "test_auroc": auroc(torch.sigmoid(net.logits(test_feats)), test_masks),
+        out = {"train_auroc": auroc(torch.sigmoid(net.logits(train_feats[:n])).cpu(),
+                                    train_masks[:n]),
+               "test_auroc": auroc(torch.sigmoid(net.logits(test_feats)).cpu(), test_masks),
                "final_bce": float(loss)}
     if return_net:
         out["net"] = net

@@ -15,6 +15,10 @@ features.
     res = objective_probe(trunk, train, held, augment, alpha=1.0, steps=2000)
     res["history"][-1]["auroc"], res["final_loss"]
     oracle = oracle_loss(trunk, train, augment, which="mask")
+
+Everything runs on the trunk's device (move the trunk to a GPU first to probe there): the
+views are drawn and augmented on the CPU from the same seeded generators, so a probe on a GPU
+trains on the same views as on the CPU; only floating-point rounding differs.
 """
 from __future__ import annotations
 
@@ -35,12 +39,22 @@ EVAL_BATCH = 256
 EXAMPLES = 8  # held-out images whose final map a probe returns (``example_maps``)
 
 
+def module_device(module: nn.Module) -> torch.device:
+    """The device of a module's first parameter (or buffer); the CPU for one with neither."""
+    for t in module.parameters():
+        return t.device
+    for t in module.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
 @torch.no_grad()
 def calibrate_bn(trunk: nn.Module, images: Tensor, augment, batches: int = 20, batch: int = 256,
                  seed: int = 0) -> nn.Module:
     """Set the BN running statistics of a (random) trunk to the cumulative statistics of
     ``batches`` batches of augmented views, then leave it in eval mode."""
     g = torch.Generator().manual_seed(seed)
+    dev = module_device(trunk)
     for m in trunk.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.reset_running_stats()
@@ -49,7 +63,7 @@ def calibrate_bn(trunk: nn.Module, images: Tensor, augment, batches: int = 20, b
     for _ in range(batches):
         idx = torch.randint(0, len(images), (min(batch, len(images)),), generator=g)
         x1, x2, _, _ = augment(images[idx], g)
-        trunk(torch.cat([x1, x2]))
+        trunk(torch.cat([x1, x2]).to(dev))
     return trunk.eval()
 
 
@@ -121,7 +135,7 @@ def measure_map(heads: nn.Module, held_feats: Tensor, masks: Tensor) -> dict:
     was = heads.training
     heads.eval()
     name = heads.default_map
-    maps = torch.cat([heads.maps_from_features(f)[name].float()
+    maps = torch.cat([heads.maps_from_features(f)[name].float().cpu()
                       for f in held_feats.split(EVAL_BATCH)])
     heads.train(was)
     rep = saliency_report(upsample_maps(maps, masks.shape[-2:]), masks)
@@ -152,30 +166,34 @@ def view_pool(trunk: nn.Module, train, augment, batch: int, steps: int, seed: in
     a probe step's time, is paid K times instead of once per step and pass.
 
     Returns ``{"f1", "f2": (K * batch, C, h, w), "m1", "m2": view masks at feature resolution
-    (K * batch, h, w) or None without masks, "batch", "seed"}``.
+    (K * batch, h, w) or None without masks, "batch", "seed"}``, on the trunk's device.
     """
+    dev = module_device(trunk)
     k = math.ceil(min(size, steps * batch) / batch)
     f1s, f2s, m1s, m2s = [], [], [], []
     for step in range(k):
         idx, x1, x2, p1, p2 = _views(train, augment, batch, step, seed)
-        f1, f2 = frozen_maps(trunk, x1), frozen_maps(trunk, x2)  # (B, C, h, w)
+        f1, f2 = frozen_maps(trunk, x1.to(dev)), frozen_maps(trunk, x2.to(dev))  # (B, C, h, w)
         f1s.append(f1)
         f2s.append(f2)
         if train.masks is not None:
-            m1s.append(feature_masks(train.masks[idx], p1, augment.out_size, f1.shape[-2:]))
-            m2s.append(feature_masks(train.masks[idx], p2, augment.out_size, f2.shape[-2:]))
+            m1s.append(feature_masks(train.masks[idx], p1, augment.out_size,
+                                     f1.shape[-2:]).to(dev))
+            m2s.append(feature_masks(train.masks[idx], p2, augment.out_size,
+                                     f2.shape[-2:]).to(dev))
     return {"f1": torch.cat(f1s), "f2": torch.cat(f2s), "m1": torch.cat(m1s) if m1s else None,
             "m2": torch.cat(m2s) if m2s else None, "batch": batch, "seed": seed}
 
 
 def _pool_batch(pool: dict, step: int, seed: int) -> Tensor:
     """Row indices of step ``step``: the step's own views while they last, then a batch drawn
-    with replacement from the whole pool (generator seeded by ``seed`` and ``step``)."""
+    with replacement from the whole pool (generator seeded by ``seed`` and ``step``), on the
+    pool's device."""
     b, n = pool["batch"], len(pool["f1"])
     if (step + 1) * b <= n:
-        return torch.arange(step * b, (step + 1) * b)
+        return torch.arange(step * b, (step + 1) * b, device=pool["f1"].device)
     g = torch.Generator().manual_seed(seed * 1_000_003 + step)
-    return torch.randint(0, n, (b,), generator=g)
+    return torch.randint(0, n, (b,), generator=g).to(pool["f1"].device)
 
 
 def _pool_for(pool, trunk, train, augment, batch: int, steps: int, seed: int, size: int):
@@ -194,7 +212,8 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
     """Train only the heads on a frozen trunk with lam * L_d (SCD) or the LEWEL loss.
 
     Args:
-        trunk: the frozen trunk (eval mode; see ``calibrate_bn`` for a random one).
+        trunk: the frozen trunk (eval mode; see ``calibrate_bn`` for a random one); the
+            probe runs on its device.
         train: ``ImageArray`` of training images (labels and masks unused).
         held: ``ImageArray`` of held-out images with masks (the map is measured on it).
         augment: ``TwoViewAugment`` (its ``eval_input`` is the held-out transform).
@@ -213,12 +232,15 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
         "example_maps": the final map (h x w lists) of the first EXAMPLES held-out images}``.
     """
     pool = _pool_for(pool, trunk, train, augment, batch, steps, seed, pool_size)
-    heads = build_heads(trunk, method, alpha, lam, seed=seed, **head_kw)
+    dev = module_device(trunk)
+    heads = build_heads(trunk, method, alpha, lam, seed=seed, **head_kw).to(dev)
     params = _trainable(heads)
     opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
     with torch.no_grad():
-        held_feats = torch.cat([frozen_maps(trunk, augment.eval_input(c))
+        held_feats = torch.cat([frozen_maps(trunk, augment.eval_input(c.to(dev)))
                                 for c in held.images.split(EVAL_BATCH)])
+    # the losses stay tensors (no host synchronisation per step on a GPU) until read
+    div = lam if method == "scd" and lam else 1.0
     history, losses = [], []
     heads.train()
     trunk.eval()
@@ -229,7 +251,7 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
     for step in bar:
         if step % eval_every == 0:
             history.append({"step": step, **measure_map(heads, held_feats, held.masks),
-                            "loss": losses[-1] if losses else None})
+                            "loss": float(losses[-1]) / div if losses else None})
         for group in opt.param_groups:
             group["lr"] = _cosine(step, steps, lr)
         rows = _pool_batch(pool, step, seed)
@@ -243,10 +265,10 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
         opt.step()
         heads.momentum_update(momentum_at(step, steps, base_momentum, "cosine"),
                               _head_pairs(heads))
-        losses.append(float(loss.detach()) / (lam if method == "scd" and lam else 1.0))
+        losses.append(loss.detach())
     history.append({"step": steps, **measure_map(heads, held_feats, held.masks),
-                    "loss": losses[-1] if losses else None})
-    tail = losses[-max(1, steps // 10):]
+                    "loss": float(losses[-1]) / div if losses else None})
+    tail = [float(v) / div for v in losses[-max(1, steps // 10):]]
     with torch.no_grad():  # the learned map of the first held-out images, for figures
         heads.eval()
         examples = heads.maps_from_features(held_feats[:EXAMPLES])[heads.default_map].float()
@@ -277,7 +299,7 @@ def oracle_loss(trunk: nn.Module, train, augment, which: str = "mask", alpha: fl
     if train.masks is None:
         raise ValueError("the oracle needs training images with masks")
     pool = _pool_for(pool, trunk, train, augment, batch, steps, seed, pool_size)
-    heads = build_heads(trunk, "scd", alpha, 1.0, seed=seed, **head_kw)
+    heads = build_heads(trunk, "scd", alpha, 1.0, seed=seed, **head_kw).to(module_device(trunk))
     params = list(heads.sem_projector.parameters())
     if heads.sem_predictor is not None:
         params += list(heads.sem_predictor.parameters())
@@ -300,7 +322,7 @@ def oracle_loss(trunk: nn.Module, train, augment, which: str = "mask", alpha: fl
         opt.step()
         heads.momentum_update(momentum_at(step, steps, base_momentum, "cosine"),
                               [(heads.sem_projector, heads.target_sem_projector)])
-        losses.append(float(loss.detach()))
-    tail = losses[-max(1, steps // 10):]
+        losses.append(loss.detach())
+    tail = [float(v) for v in losses[-max(1, steps // 10):]]
     return {"final_loss": sum(tail) / len(tail), "which": which, "alpha": alpha,
             "steps": steps, "seed": seed}
