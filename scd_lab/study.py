@@ -235,6 +235,16 @@ def cmd_table(args) -> int:
     cells = read_cells(root)
     if not cells:
         raise UserError(f"no study cells in {str(root)!r}; run `scd-lab study objective` first")
+    if args.per_seed:
+        print("| cell | seed | map AUROC step 0 | map AUROC end | polarity | per image, unsigned |"
+              " L_d learned |\n|---|---|---|---|---|---|---|")
+        for cell, results in cells.items():
+            for r in results:
+                a, b = r["history"][0], r["history"][-1]
+                print(f"| {cell} | {r['seed']} | {a['auroc']:.3f} | {b['auroc']:.3f} | "
+                      f"{b['polarity']:+d} | {b['auroc_per_image_unsigned']:.3f} | "
+                      f"{r['final_loss']:.4f} |")
+        return 0
     print(HEADER)
     for results in cells.values():
         print(row(results))
@@ -318,6 +328,7 @@ def register(subparsers) -> None:
     t.set_defaults(fn=cmd_trunks)
     b = sub.add_parser("table", help="the table of every finished study cell")
     b.add_argument("--out", default=None, help="results folder (default runs/study)")
+    b.add_argument("--per-seed", action="store_true", help="one row per seed")
     b.set_defaults(fn=cmd_table)
     f = sub.add_parser("figures", help="the study's figures: L_d of learned map vs mask vs "
                                        "inverse, and the learned maps")

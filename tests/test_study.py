@@ -41,6 +41,8 @@ def test_study_cell_is_resumable(tmp_path, capsys, monkeypatch):
     assert main(args) == 0  # finished seeds are read back, not trained again
     assert (cell / "seed0.json").stat().st_mtime == mtime
     assert capsys.readouterr().out == table
+    assert main(["study", "table", "--per-seed", "--out", str(tmp_path / "study")]) == 0
+    assert capsys.readouterr().out.count("| sup-own-scd-a1 | ") == 2  # seeds 0 and 1
     assert len(results[0]["example_maps"]) == 8  # seed 0's learned map of 8 held-out images
     assert main(["study", "figures", "--out", str(tmp_path), "--results",
                  str(tmp_path / "study")]) == 0
