@@ -25,6 +25,7 @@ from .errors import UserError
 DATA = {"default": [], "distinct": ["data.num_classes=5", "data.distinct_textures=true",
                                     "data.camouflage=0.0"]}
 HELD = 500
+LAM = 0.5  # λ of the probe's λ·L_d (SCD's default), and of the oracle's
 # the shipped results of scripts/findings.sh (docs/findings.md); notebook 07 reads them
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "study"
 
@@ -81,9 +82,16 @@ def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd"
     results = []
     for seed in seeds:
         path = out / f"seed{seed}.json"
-        if path.is_file():
-            results.append(json.loads(path.read_text()))
-            continue
+        res = json.loads(path.read_text()) if path.is_file() else None
+        wants_oracle = method == "scd" and (oracle is True or bool(oracle and seed in oracle))
+        if res is not None:
+            if (res["steps"], res.get("batch", batch)) != (steps, batch):
+                raise UserError(f"{str(path)!r} was made with --steps {res['steps']} --batch "
+                                f"{res.get('batch')}, not {steps} and {batch}; give those, or "
+                                "another --out or --label")
+            if not wants_oracle or "oracle_mask" in res:
+                results.append(res)
+                continue
         net, cfg, (train, test) = _trunk_and_data(trunk, data, seed, device)
         held = test.subset(torch.arange(min(HELD, len(test))))
         if held.masks is None:
@@ -94,17 +102,20 @@ def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd"
                   pred_hidden=m.pred_hidden or 1024, **(head_overrides or {}))
         # one pool of view features per seed, shared by the probe and its two oracles
         pool = view_pool(net, train, augment, batch, steps, seed)
-        res = objective_probe(net, train, held, augment, method=method, alpha=alpha,
-                              steps=steps, batch=batch, seed=seed, progress=progress,
-                              pool=pool, **kw)
-        if method == "scd" and (oracle is True or (oracle and seed in oracle)):
+        if res is None:
+            res = objective_probe(net, train, held, augment, method=method, alpha=alpha,
+                                  lam=LAM, steps=steps, batch=batch, seed=seed,
+                                  progress=progress, pool=pool, **kw)
+        if wants_oracle:  # the same views, λ and learning rate as the probe
             for which in ("mask", "inverse"):
                 res[f"oracle_{which}"] = oracle_loss(net, train, augment, which, alpha=alpha,
-                                                     steps=steps, batch=batch, seed=seed,
-                                                     progress=progress, pool=pool,
+                                                     lam=LAM, steps=steps, batch=batch,
+                                                     seed=seed, progress=progress, pool=pool,
                                                      **kw)["final_loss"]
+            res["oracle_lam"] = LAM
         del pool
-        res.update(trunk=trunk, data=data or "the run's", cell=out.name, device=str(device))
+        res.update(trunk=trunk, data=data or ("default" if trunk == "random" else "own"),
+                   cell=out.name, device=str(device), batch=batch)
         out.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(res, indent=1))
@@ -223,7 +234,10 @@ def read_cells(root) -> dict[str, list[dict]]:
     results]}, cells and seeds in name order."""
     root = Path(root)
     cells = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    return {c.name: [json.loads(p.read_text()) for p in sorted(c.glob("seed*.json"))]
+    def seed_of(p: Path) -> int:
+        return int(p.stem[4:]) if p.stem[4:].isdigit() else 1 << 30
+
+    return {c.name: [json.loads(p.read_text()) for p in sorted(c.glob("seed*.json"), key=seed_of)]
             for c in cells if any(c.glob("seed*.json"))}
 
 
@@ -255,10 +269,12 @@ def held_examples(trunk: str, data: str, n: int = 8):
     """The first ``n`` held-out images and masks of a cell's data (no trunk is loaded)."""
     from .config import load_yaml, resolve
     from .run import build_data
-    if data in DATA:
-        cfg = resolve(apply_overrides(get_preset("cpu"), DATA[data]))
-    else:  # the run's own data
+    if trunk == "random":  # as _trunk_and_data builds it
+        cfg = resolve(apply_overrides(get_preset("cpu"), DATA[data if data in DATA else "default"]))
+    else:  # the run's data, with the named data's overrides if any
         cfg = load_yaml(Path(trunk) / "config.yaml")
+        if data in DATA:
+            cfg = apply_overrides(cfg, DATA[data])
     test = build_data(cfg.data)[1]
     return test.images[:n], test.masks[:n]
 

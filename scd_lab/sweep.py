@@ -9,7 +9,8 @@ cell, the mean over seeds ± its standard error of the held-out kNN top-1, the m
 AUROC (signed: below 0.5 means the map is inverted) and its per-image unsigned AUROC.
 
     scd-lab sweep alpha lambda terms --seeds 0,1,2 --plot sweep.png   # the CPU tier (TIER)
-    scd-lab sweep terms --seeds 0 --set train.epochs=1
+    scd-lab sweep terms --seeds 0 --set train.epochs=1 --out runs/sweep-quick  # another tier,
+                                                                   # another folder
 """
 from __future__ import annotations
 
@@ -132,6 +133,8 @@ def within_noise(summary: list[dict], metric: str = "knn", z: float = 2.0) -> li
             if any(math.isnan(x) for x in (a[metric], b[metric], sa, sb)):
                 continue
             diff, se = b[metric] - a[metric], math.hypot(sa, sb)
+            if se == 0:
+                continue  # identical seeds: nothing to compare the difference with
             if abs(diff) > z * se:
                 says.append(f"{b['cell']} vs {a['cell']}: {diff:+.3f} ({abs(diff) / se:.1f} se)")
     return says

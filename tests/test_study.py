@@ -12,7 +12,7 @@ from scd_lab.run import build_run
 from scd_lab.study import _mse
 
 sys.path.insert(0, str(Path(__file__).parent / "train"))
-from helpers import tiny_config, tiny_data  # noqa: E402
+from helpers import tiny_config  # noqa: E402
 
 
 def test_mean_and_standard_error():
@@ -89,3 +89,21 @@ def test_trunk_report_and_table_of_cells(tmp_path, capsys, monkeypatch):
     assert "must be one of" in capsys.readouterr().err
     assert main(["study", "table", "--out", str(tmp_path / "empty")]) == 2
     assert "no study cells" in capsys.readouterr().err
+
+
+def test_a_seed_of_other_steps_is_refused_and_the_oracle_added_later(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCD_LAB_CACHE", str(tmp_path / "cache"))
+    cfg = tiny_config("supervised", ["train.max_steps=2", "data.num_train=64",
+                                     "data.num_test=32", "data.num_classes=4"])
+    build_run(cfg, tmp_path / "sup").fit()
+    base = ["study", "objective", "--trunk", str(tmp_path / "sup"), "--batch", "16",
+            "--seeds", "0", "--out", str(tmp_path / "study"), "--quiet"]
+    assert main(base + ["--steps", "3"]) == 0
+    seed0 = tmp_path / "study" / "sup-own-scd-a1" / "seed0.json"
+    before = json.loads(seed0.read_text())
+    assert "oracle_mask" not in before
+    assert main(base + ["--steps", "4"]) == 2  # not read back as a 4-step result
+    assert main(base + ["--steps", "3", "--oracle", "0"]) == 0  # the oracle added to the seed
+    after = json.loads(seed0.read_text())
+    assert after["history"] == before["history"] and after["oracle_lam"] == 0.5
+    assert after["oracle_mask"] >= 0 and after["oracle_inverse"] >= 0

@@ -5,7 +5,6 @@ import math
 import sys
 from pathlib import Path
 
-import pytest
 
 from scd_lab import sweep
 from scd_lab.cli import main

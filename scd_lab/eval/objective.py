@@ -285,12 +285,13 @@ def feature_masks(masks: Tensor, params: dict, out_size: int, feat_size) -> Tens
 
 
 def oracle_loss(trunk: nn.Module, train, augment, which: str = "mask", alpha: float = 1.0,
-                steps: int = 2000, batch: int = 64, lr: float = 0.05,
+                lam: float = 1.0, steps: int = 2000, batch: int = 64, lr: float = 0.05,
                 base_momentum: float = 0.99, seed: int = 0, progress: bool = False,
                 pool: dict | None = None, pool_size: int = POOL_SIZE, **head_kw) -> dict:
     """L_d reached by H^s when the map is fixed to the mask (``which="mask"``) or to its
-    inverse (``"inverse"``) in both views; only H^s (and its EMA target) is trained. The views
-    are those of ``objective_probe`` with the same seed, batch and pool.
+    inverse (``"inverse"``) in both views; only H^s (and its EMA target) is trained, on
+    ``lam`` * L_d (give the probe's λ for a like-for-like learning rate). The views are those
+    of ``objective_probe`` with the same seed, batch and pool.
 
     Returns ``{"final_loss": mean L_d over the last 10% of steps, "which", "alpha", ...}``.
     """
@@ -316,13 +317,14 @@ def oracle_loss(trunk: nn.Module, train, augment, which: str = "mask", alpha: fl
         f1, f2, m1, m2 = (pool[k][rows] for k in ("f1", "f2", "m1", "m2"))
         if which == "inverse":
             m1, m2 = 1.0 - m1, 1.0 - m2
-        loss = _loss_d(heads, f1, f2, m1, m2)[0]
+        loss_d = _loss_d(heads, f1, f2, m1, m2)[0]
+        loss = lam * loss_d
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         heads.momentum_update(momentum_at(step, steps, base_momentum, "cosine"),
                               [(heads.sem_projector, heads.target_sem_projector)])
-        losses.append(loss.detach())
+        losses.append(loss_d.detach())  # L_d itself, whatever lam
     tail = [float(v) for v in losses[-max(1, steps // 10):]]
-    return {"final_loss": sum(tail) / len(tail), "which": which, "alpha": alpha,
+    return {"final_loss": sum(tail) / len(tail), "which": which, "alpha": alpha, "lam": lam,
             "steps": steps, "seed": seed}
