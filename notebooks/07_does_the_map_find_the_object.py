@@ -13,7 +13,7 @@
 #
 # | tier | what runs | time |
 # |---|---|---|
-# | CPU smoke (CI) | reads the shipped runs and study results, plus one 20-step probe on a random trunk with 64 held-out images | measured: about 30 s on the project's 2-core machine |
+# | CPU smoke (CI) | reads the shipped runs and study results (`data/study/`), plus one 20-step probe of batch 32 on a random trunk | measured: 2 min 34 s in the test suite under load (load average about 6) |
 # | CPU full | the same reading, and one 500-step probe cell (`PROBE_STEPS`) on a random trunk | measured: about 3 min with one thread (the study's cells: `docs/findings.md`) |
 # | one GPU | not needed: every heavy number is read from `data/study/` and `data/reference_runs/` | - |
 #
@@ -29,7 +29,6 @@ PROBE_STEPS = 500  # steps of the live probe cell at the end (20 in smoke mode)
 
 # %%
 import matplotlib.pyplot as plt
-import torch
 from IPython.display import Markdown, display
 
 from scd_lab import runs_root
@@ -38,6 +37,7 @@ from scd_lab.eval.saliency_metrics import (auroc, by_class, centre_prior, minmax
 from scd_lab.study import HEADER, SHIPPED, read_cells, row, run_cell
 from scd_lab.train import RunDir
 from scd_lab.viz import reference_runs
+from scd_lab.viz.plots import plot_oracle_losses
 
 refs = reference_runs()
 STUDY = SHIPPED  # data/study/: the shipped results of scripts/findings.sh
@@ -132,6 +132,8 @@ plt.show()
 
 # %%
 trunks = STUDY / "trunks.json"
+if not any(STUDY.glob("*/seed*.json")):
+    print(f"{STUDY} holds no study results: run `bash scripts/findings.sh` (README)")
 if trunks.is_file():
     import json
     display(Markdown("| trunk | data | kNN top-1 | channel-sum AUROC | ceiling AUROC |\n"
@@ -143,18 +145,7 @@ cells = read_cells(STUDY)
 display(Markdown(HEADER + "\n" + "\n".join(row(r) for r in cells.values())))
 
 # %%
-named = [(c, r) for c, r in cells.items() if r[0].get("oracle_mask") is not None]
-fig, ax = plt.subplots(figsize=(max(4, 1.3 * len(named)), 3))
-for i, (c, results) in enumerate(named):
-    learned = sum(r["final_loss"] for r in results) / len(results)
-    ax.bar([i - 0.25, i, i + 0.25], [learned, results[0]["oracle_mask"],
-                                     results[0]["oracle_inverse"]], width=0.25,
-           color=["tab:blue", "tab:green", "tab:red"])
-ax.set_xticks(range(len(named)), [c.replace("-scd", "\n") for c, _ in named], fontsize=7)
-ax.set_ylabel("L_d reached")
-ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=k) for k in
-                   ("tab:blue", "tab:green", "tab:red")],
-          labels=["learned map", "map = mask", "map = inverse"], fontsize=7)
+plot_oracle_losses(cells)
 plt.show()
 
 # %% [markdown]

@@ -41,3 +41,8 @@ scd-lab study table
 scd-lab study trunks --json runs/study/trunks.json random $T/sup-default $T/sup-distinct $T/byol-default
 mkdir -p docs/figures
 scd-lab study figures --out docs/figures
+# ship the small results (per-seed JSON, the trunks' table) for notebook 07 and the README
+for cell in runs/study/*/; do
+  mkdir -p "data/study/$(basename "$cell")" && cp "$cell"seed*.json "data/study/$(basename "$cell")/"
+done
+cp runs/study/trunks.json data/study/
