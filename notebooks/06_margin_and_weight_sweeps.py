@@ -18,8 +18,8 @@
 # | tier | what runs | time |
 # |---|---|---|
 # | CPU smoke (CI) | α = 0 and the default cell (shared by the three grids), 1 seed, 1 epoch on 256 images | measured: about 1 min on the project's 2-core machine |
-# | CPU full | `scd_lab.sweep.TIER`: 11 settings × 3 seeds (the default cell, α = 1 and λ = 0.5 with both hinges, is one run per seed shared by the three grids), SCD-BYOL with the `cpu` preset's trunk on 2,000 images for 3 epochs (93 steps) each | measured: 87 s a run with one thread while two other trainings shared the 2 cores (about 50 min for the 33 runs on an otherwise idle machine); read back in seconds once trained |
-# | one GPU | the same grids with `--set` on the `in100-r18` preset | not measured in this release |
+# | CPU full | `scd_lab.sweep.TIER`: 11 settings × 3 seeds (the default cell, α = 1 and λ = 0.5 with both hinges, is one run per seed shared by the three grids), SCD-BYOL with the `cpu` preset's trunk on 2,000 images for 6 epochs (186 steps) each | measured under load (4-6 other jobs on the 2 cores, one thread a run): 3-7 min a run, about 90 min for the 33 runs in two lanes; read back in seconds once trained |
+# | one GPU | the same grids with `--set` overrides towards a GPU run (`train.device=cuda`, a ResNet-18 trunk, more epochs) and another `--out` | not measured in this release |
 #
 # The full grid is also a command, resumable and fit for the background
 # (`nohup scd-lab sweep alpha lambda terms --seeds 0,1,2 &`); this notebook then only reads
@@ -90,19 +90,30 @@ for g, s in summaries.items():
 # %% [markdown]
 # ## What the CPU tier says
 #
-# Measured with `scd-lab sweep alpha lambda terms --seeds 0,1,2` (3 seeds, 93 steps a run; the
-# table is in the README, section "Margin and weight sweeps"):
+# Measured with `scd-lab sweep alpha lambda terms --seeds 0,1,2` (3 seeds, 186 steps a run,
+# mean ± se; the figure is `docs/figures/sweep-cpu.png` in the README):
 #
-# - **kNN top-1 does not move with α, λ or the hinges at this budget.** 93 steps lift kNN
-#   only from about 0.18 to about 0.19 for every cell; the differences between cells are
-#   within two standard errors.
-# - **The map.** What α and λ change first is the map, not the features: see the AUROC row of
-#   the figure, and `docs/findings.md` for the same question on frozen trunks, where the
-#   object turns out not to be the minimum of $\mathcal{L}_d$.
+# - **α ≥ 0.6 gives identical runs, to the last digit.** In these 186 steps the foreground and
+#   background embeddings stay close ($\cos(z^{fg}_1, z^{fg}_2) - \cos(z^{fg}_1, z^{bg}_2)$
+#   stays far below 0.6: $\mathcal{L}_d$ ends near 0.40 with α = 1, so the two cosine gaps
+#   add up to about 0.2), so the foreground hinge is active for every sample whatever
+#   α ≥ 0.6, and an active hinge's gradient does not depend on α: the logged
+#   $\mathcal{L}_d$ of α = 1.4 and α = 0.6 differ by exactly (1.4 - 0.6)/2 = 0.4 at every
+#   step (to 1e-7). α = 0.2 differs slightly (some hinges close).
+#   So at this budget α cannot matter; it can only where training separates fg from bg by
+#   more than α. (At 93 steps $\mathcal{L}_d$ sat at α/2 throughout.)
+# - **α = 0 vs α = 1**: map AUROC 0.515 ± 0.016 vs 0.540 ± 0.004 (1.5 se: within noise);
+#   kNN 0.212 ± 0.010 vs 0.213 ± 0.004.
+# - **λ changes the map, not kNN.** λ = 0 leaves the map at its start (0.470 ± 0.006);
+#   λ = 0.5 gives 0.540 ± 0.004 (9.7 se above it); λ = 1 and 2 turn it **inverted**
+#   (0.456 ± 0.046, 0.451 ± 0.025; λ = 2 is 3.5 se below λ = 0.5). kNN is flat from λ = 0 to
+#   1 (0.211-0.224); λ = 2 lowers it to 0.190 ± 0.005 (3.4 se below λ = 0.5).
+# - **Each hinge alone**: fg only 0.480 ± 0.031, bg only 0.514 ± 0.033 against 0.540 ± 0.004
+#   with both (1.9 and 0.8 se): within the noise of three seeds; kNN identical (0.211-0.213).
 #
-# A CPU-tier sweep cannot reproduce the paper's sweep: its effect sizes are a few points of
-# ImageNet accuracy after 200 epochs. What it can do is show how large the noise between seeds
-# is at a given budget, and therefore how many seeds and steps a GPU sweep needs.
+# A CPU-tier sweep cannot reproduce the paper's sweep: its effects are a few points of
+# ImageNet accuracy after 200 epochs. What it shows is how large the noise between seeds is at
+# a given budget, and one mechanism (the active hinge) by which α drops out early in training.
 #
 # ## Summary
 #
@@ -115,5 +126,6 @@ for g, s in summaries.items():
 #    `scd-lab sweep`. Is the difference beyond 2 se?
 # 2. How many seeds would a difference of 0.01 in kNN top-1 need at this tier, given the
 #    standard errors you measured? (Hint: se shrinks as $1/\sqrt{n}$.)
-# 3. Run the α grid with `--set train.epochs=6 --set data.num_train=5000` on fewer cells
-#    (`--cells alpha=0,alpha=1`). Does a longer run separate them?
+# 3. Run the α grid longer on two cells, into its own folder: `scd-lab sweep alpha --cells
+#    alpha=0.6,alpha=1.4 --set train.epochs=24 --out runs/sweep-long`. From which step do
+#    α = 0.6 and α = 1.4 stop being identical (compare their `loss_d` in `metrics.jsonl`)?
