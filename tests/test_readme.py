@@ -62,7 +62,7 @@ COVERED = {
     "runs/demo/report": "test_report_and_bench_commands",
     "scd-lab bench --preset cpu --size 32 --batch 64 --rounds 12":
         "test_report_and_bench_commands",
-    "scd-lab sweep alpha lambda terms --seeds 0,1 --plot docs/figures/sweep-cpu.png":
+    "scd-lab sweep alpha lambda terms --seeds 0,1,2 --plot docs/figures/sweep-cpu.png":
         "test_sweep_and_study_commands",
     "scd-lab train --preset cpu --method supervised --out runs/trunks/sup-default":
         "test_sweep_and_study_commands",
