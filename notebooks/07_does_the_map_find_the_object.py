@@ -34,7 +34,7 @@ from IPython.display import Markdown, display
 from scd_lab import runs_root
 from scd_lab.eval.saliency_metrics import (auroc, by_class, centre_prior, minmax_normalize,
                                            per_image_aurocs)
-from scd_lab.study import HEADER, SHIPPED, read_cells, row, run_cell
+from scd_lab.study import HEADER, SHIPPED, read_cells, row, run_cell, trunks_markdown
 from scd_lab.train import RunDir
 from scd_lab.viz import reference_runs
 from scd_lab.viz.plots import plot_oracle_losses
@@ -136,11 +136,8 @@ if not any(STUDY.glob("*/seed*.json")):
     print(f"{STUDY} holds no study results: run `bash scripts/findings.sh` (README)")
 if trunks.is_file():
     import json
-    display(Markdown("| trunk | data | kNN top-1 | channel-sum AUROC | ceiling AUROC |\n"
-                     "|---|---|---|---|---|\n" + "\n".join(
-                         f"| {r['trunk'].split('/')[-1]} | {r['data']} | {r['knn_top1']:.3f} | "
-                         f"{r['channel_sum_auroc']:.3f} | {r['ceiling_auroc']:.3f} |"
-                         for r in json.loads(trunks.read_text()))))
+    rows = json.loads(trunks.read_text())
+    display(Markdown(trunks_markdown([{**r, "trunk": r["trunk"].split("/")[-1]} for r in rows])))
 cells = read_cells(STUDY)
 display(Markdown(HEADER + "\n" + "\n".join(row(r) for r in cells.values())))
 

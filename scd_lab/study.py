@@ -125,12 +125,9 @@ def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd"
 
 
 def _mse(values: list[float]) -> str:
-    """mean ± standard error (n = number of seeds)."""
-    from .sweep import mean_se
-    m, se, n = mean_se(values)
-    if n == 0:
-        return "-"
-    return f"{m:.3f}" if n == 1 else f"{m:.3f} ± {se:.3f}"
+    """mean ± standard error over seeds (``sweep.mean_se``, formatted by ``fmt_mean_se``)."""
+    from .sweep import fmt_mean_se, mean_se
+    return fmt_mean_se(*mean_se(values)[:2])
 
 
 HEADER = ("| cell | seeds | map AUROC step 0 | map AUROC end | per image, polarity per image, end | "
@@ -211,6 +208,14 @@ def trunk_report(trunk: str, data: str | None = None, n_train: int = 2000,
             "ceiling_auroc": ceiling}
 
 
+def trunks_markdown(rows: list[dict]) -> str:
+    """The table of ``trunk_report`` rows."""
+    return "\n".join(["| trunk | data | kNN top-1 | channel-sum AUROC | ceiling AUROC |",
+                      "|---|---|---|---|---|"] + [
+        f"| {r['trunk']} | {r['data']} | {r['knn_top1']:.3f} | {r['channel_sum_auroc']:.3f} | "
+        f"{r['ceiling_auroc']:.3f} |" for r in rows])
+
+
 def cmd_trunks(args) -> int:
     device = _device(args.device)
     rows = []
@@ -222,10 +227,7 @@ def cmd_trunks(args) -> int:
                                  device=device))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
-    print("| trunk | data | kNN top-1 | channel-sum AUROC | ceiling AUROC |\n|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['trunk']} | {r['data']} | {r['knn_top1']:.3f} | "
-              f"{r['channel_sum_auroc']:.3f} | {r['ceiling_auroc']:.3f} |")
+    print(trunks_markdown(rows))
     return 0
 
 

@@ -109,7 +109,8 @@ def summarise(rows: list[dict]) -> list[dict]:
     return table
 
 
-def _fmt(m: float, se: float) -> str:
+def fmt_mean_se(m: float, se: float) -> str:
+    """"m ± se" to 3 decimals; "m" alone when se is nan (one value), "-" when m is nan."""
     if math.isnan(m):
         return "-"
     return f"{m:.3f}" if math.isnan(se) else f"{m:.3f} ± {se:.3f}"
@@ -120,7 +121,7 @@ def table_markdown(summary: list[dict]) -> str:
              "|---|---|---|---|---|---|"]
     for e in summary:
         lines.append(f"| {e['cell']} | {e['n']} | " + " | ".join(
-            _fmt(e[k], e[k + "_se"]) for k in METRICS) + " |")
+            fmt_mean_se(e[k], e[k + "_se"]) for k in METRICS) + " |")
     return "\n".join(lines)
 
 
