@@ -218,6 +218,8 @@ def trunks_markdown(rows: list[dict]) -> str:
 
 def cmd_trunks(args) -> int:
     device = _device(args.device)
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise UserError(f"the folder of --json {args.json!r} does not exist; create it first")
     rows = []
     for item in args.trunks:
         trunk, _, data = item.partition(":")

@@ -87,6 +87,8 @@ def test_trunk_report_and_table_of_cells(tmp_path, capsys, monkeypatch):
     assert f"| {tmp_path / 'sup'} | own |" in capsys.readouterr().out
     assert main(["study", "trunks", str(tmp_path / "sup") + ":nope"]) == 2
     assert "must be one of" in capsys.readouterr().err
+    assert main(["study", "trunks", str(tmp_path / "sup"), "--json", str(tmp_path / "no" / "t.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
     assert main(["study", "table", "--out", str(tmp_path / "empty")]) == 2
     assert "no study cells" in capsys.readouterr().err
 
