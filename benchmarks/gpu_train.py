@@ -46,9 +46,11 @@ def main() -> None:
           f"batch {args.batch}, bf16 autocast, channels_last {tr.channels_last}, "
           f"compile {args.compile}", flush=True)
     warm = 10
+    t0 = time.perf_counter()
     for s in range(warm):  # warm-up (cudnn autotune, compile)
         tr.train_step(*tr.views(s), s)
     sync()
+    warm_s = time.perf_counter() - t0
     torch.cuda.reset_peak_memory_stats() if dev.type == "cuda" else None
     t0 = time.perf_counter()
     for s in range(warm, args.steps):
@@ -61,10 +63,24 @@ def main() -> None:
     sync()
     aug_s = (time.perf_counter() - t0) / (args.steps - warm)
     mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else float("nan")
+    ips = args.batch / step_s
+    flops = "" if args.compile else _flops(tr, dev, ips)  # FlopCounterMode needs eager code
     print(f"RESULT method={args.method} batch={args.batch} compile={args.compile}: "
-          f"{args.batch / step_s:.0f} images/s ({step_s * 1e3:.1f} ms/step), "
+          f"{ips:.0f} images/s ({step_s * 1e3:.1f} ms/step; one ImageNet-100 epoch of "
+          f"126,689 images {126_689 / ips:.1f} s), "
           f"augmentation {aug_s * 1e3:.1f} ms/step = {100 * aug_s / step_s:.1f}% of the step, "
-          f"peak GPU memory {mem:.1f} GiB", flush=True)
+          f"peak GPU memory {mem:.1f} GiB, {warm} warm-up steps (autotune"
+          f"{', compile' if args.compile else ''}) {warm_s:.1f} s{flops}", flush=True)
+
+
+def _flops(tr, dev, ips: float) -> str:
+    """Model FLOPs per image (pair of views, fwd + bwd, FlopCounterMode) and the achieved
+    fraction of the device's dense bf16 peak at ``ips`` images/s."""
+    from scd_lab.bench import count_flops, device_peak_tflops
+    per_image = count_flops(tr) / tr.cfg.batch_size
+    peak = device_peak_tflops(dev)
+    frac = f", {100 * per_image * ips / (peak * 1e12):.1f}% of its {peak:.0f} TFLOP/s" if peak else ""
+    return f", {per_image / 1e9:.2f} GFLOP/image = {per_image * ips / 1e12:.1f} TFLOP/s{frac}"
 
 
 if __name__ == "__main__":

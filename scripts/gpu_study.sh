@@ -176,19 +176,32 @@ for split in $SPLITS; do for method in $METHODS; do
   if [ -f "$RUNS/$split-$method/checkpoints/last.pt" ]; then TRUNKS+=("$RUNS/$split-$method")
   else say "$split-$method: no checkpoint, left out of the probe"; fi
 done; done
-probe() {
-  local trunk=$1 rc=0
+probe() {  # probe TRUNK METHOD: SCD's heads with the oracle on seed 0, or LEWEL's heads
+  local trunk=$1 method=$2 rc=0 name
+  name=$(basename "$trunk")-$method
+  local -a extra=(--oracle 0)
+  [ "$method" = scd ] || extra=()
   timeout "$(( PROBE_END - $(date +%s) > 1 ? PROBE_END - $(date +%s) : 1 ))" \
-    "${SCD[@]}" study objective --trunk "$trunk" --seeds "$SEEDS" --oracle 0 \
-    --steps "$PROBE_STEPS" --device "$DEVICE" --out "$OUT/study" --quiet \
-    >>"$OUT/logs/probe-$(basename "$trunk").log" 2>&1 || rc=$?
-  say "probe $(basename "$trunk"): rc $rc"
+    "${SCD[@]}" study objective --trunk "$trunk" --method "$method" --seeds "$SEEDS" \
+    "${extra[@]}" --steps "$PROBE_STEPS" --device "$DEVICE" --out "$OUT/study" --quiet \
+    >>"$OUT/logs/probe-$name.log" 2>&1 || rc=$?
+  say "probe $name: rc $rc"
 }
+# the jobs: SCD on every trunk trained here, LEWEL on the trunks named in LEWEL_ON (split-method
+# names) and on EXTRA_LEWEL (trunks trained elsewhere, e.g. the CPU study's runs/trunks/*)
+JOBS=()
+for trunk in "${TRUNKS[@]}"; do JOBS+=("$trunk|scd"); done
+for trunk in "${TRUNKS[@]}"; do
+  for want in ${LEWEL_ON:-}; do
+    if [ "$(basename "$trunk")" = "$want" ]; then JOBS+=("$trunk|lewel"); fi
+  done
+done
+for trunk in ${EXTRA_LEWEL:-}; do JOBS+=("$trunk|lewel"); done
 export OMP_NUM_THREADS=$(( NCPU / PROBE_PAR > 0 ? NCPU / PROBE_PAR : 1 ))
 PROBE_END=$(( $(date +%s) + PROBE_S ))
 running=0
-for trunk in "${TRUNKS[@]}"; do
-  probe "$trunk" &
+for job in "${JOBS[@]}"; do
+  probe "${job%|*}" "${job#*|}" &
   running=$(( running + 1 ))
   if [ "$running" -ge "$PROBE_PAR" ]; then wait -n || true; running=$(( running - 1 )); fi
 done

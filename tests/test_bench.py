@@ -99,9 +99,10 @@ def test_nan_is_caught_at_the_check():
 
 
 def test_bench_end_to_end(tmp_path):
-    res = bench.run_bench(["byol", "scd-moco"], size=16, batch=16, rounds=2, warmup=1,
-                          overrides=TINY, memory="process", lightly=False)
-    assert set(res["methods"]) == {"byol", "scd-moco"}
+    res = bench.run_bench(["byol", "scd-moco", "supervised"], size=16, batch=16, rounds=2,
+                          warmup=1, overrides=TINY, memory="process", lightly=False)
+    assert set(res["methods"]) == {"byol", "scd-moco", "supervised"}
+    assert res["methods"]["supervised"]["flops_per_image"] > 0  # counted with its labels
     r = res["methods"]["scd-moco"]
     assert r["images_per_s"] > 0 and r["flops_per_image"] > 0
     assert set(r["phases_s"]) == set(bench.PHASES)
