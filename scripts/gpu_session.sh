@@ -36,9 +36,9 @@ if [ "$SMOKE" = 1 ]; then
 else
   DEVICE=cuda
   B18=(--preset in100-r18 --size 96 --batch 512 --rounds 10 --warmup 3)
-  B50=(--preset in100-r18 --set backbone.arch=resnet50 --size 96 --batch 256 --rounds 6
-       --warmup 2)
-  BENCH_S=85
+  B50=(--preset in100-r18 --set backbone.arch=resnet50 --size 96 --batch 256 --rounds 4
+       --warmup 1)
+  BENCH_S=80
 fi
 M=byol,scd-byol,moco,scd-moco,lewel-byol,supervised
 say "start; SMOKE=$SMOKE, results in $OUT"
@@ -56,7 +56,7 @@ say "study: ${LEFT}s left"
 if [ "$LEFT" -gt 60 ]; then
   export TRAIN_S=$(( LEFT * 56 / 100 )) PROBE_S=$(( LEFT * 26 / 100 )) TRUNKS_S=$(( LEFT * 9 / 100 ))
   if [ "$SMOKE" != 1 ]; then
-    export EPOCHS=${EPOCHS:-6} NUM_TRAIN=${NUM_TRAIN:-16000} PROBE_PAR=${PROBE_PAR:-12}
+    export EPOCHS=${EPOCHS:-6} NUM_TRAIN=${NUM_TRAIN:-12000} PROBE_PAR=${PROBE_PAR:-12}
   fi
   # the CPU study's trunks (scripts/findings.sh) when carried, and the random trunk
   extra="random"

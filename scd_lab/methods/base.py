@@ -160,6 +160,18 @@ class BaseMethod(Protocol):
     def momentum(self, step: int, total_steps: int) -> float: ...
 
 
+def is_base_method(obj) -> bool:
+    """Whether ``obj`` offers every member of ``BaseMethod`` (what SCD and LEWEL check).
+
+    Not ``isinstance(obj, BaseMethod)``: from Python 3.12 a runtime protocol looks members up
+    with ``inspect.getattr_static``, which does not see an ``nn.Module``'s submodules (kept in
+    ``_modules``), so a real BYOL would fail the check there.
+    """
+    members = [*BaseMethod.__annotations__,
+               *(n for n, v in vars(BaseMethod).items() if callable(v) and not n.startswith("_"))]
+    return all(hasattr(obj, m) for m in members)
+
+
 class SiameseMethod(Method):
     """A base method: online encoder + target encoder; subclasses add heads and
     ``embedding_loss``. Implements ``BaseMethod`` so that SCD and LEWEL can plug in on top.

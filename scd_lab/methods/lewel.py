@@ -50,7 +50,7 @@ from torch import nn
 
 from ..losses import byol_loss
 from ..models import MLP, minmax_normalize
-from .base import BaseMethod, Encoded, Method, StepOutput, gap
+from .base import BaseMethod, Encoded, Method, StepOutput, gap, is_base_method
 
 # --------------------------------------------------------------------------------------------
 # Pure functions (tensors in, tensors out)
@@ -202,7 +202,7 @@ class LEWEL(Method):
     def __init__(self, base: BaseMethod, heads: int = 4, scale: float = 1.0,
                  global_weight: float = 0.5, pred_hidden: int | None = None):
         super().__init__()
-        if not isinstance(base, BaseMethod):
+        if not is_base_method(base):
             raise TypeError(f"LEWEL plugs into a base method (BYOL, MoCo), got "
                             f"{type(base).__name__}")
         c, d = base.out_channels, base.projector.out_dim

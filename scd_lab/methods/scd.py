@@ -19,7 +19,7 @@ from torch import nn
 
 from ..losses import semantic_discrimination_loss
 from ..models import MLP, SaliencyNet, two_batches, weighted_avg_pool
-from .base import BaseMethod, Method, StepOutput
+from .base import BaseMethod, Method, StepOutput, is_base_method
 
 
 class SCD(Method):
@@ -54,7 +54,7 @@ class SCD(Method):
                  pred_hidden: int | None = None, saliency_width: float = 1.0,
                  semantic_bn: str = "separate", eps: float = 1e-6):
         super().__init__()
-        if not isinstance(base, BaseMethod):
+        if not is_base_method(base):
             raise TypeError(f"SCD plugs into a base method (BYOL, MoCo), got {type(base).__name__}")
         if semantic_bn not in ("separate", "joint"):
             raise ValueError(f"semantic_bn must be 'separate' or 'joint', got {semantic_bn!r}")
