@@ -29,7 +29,7 @@ SMOKE=${SMOKE:-0}
 TOTAL_S=${TOTAL_S:-550}           # the whole script, before the device call's 600 s limit
 STUDY_DIR=${STUDY_DIR:-/tmp/gpu-study}
 if [ "$SMOKE" = 1 ]; then
-  DEVICE=cpu; TOTAL_S=${TOTAL_S_SMOKE:-600}
+  DEVICE=cpu; TOTAL_S=${TOTAL_S_SMOKE:-600}  # TOTAL_S_SMOKE=1: the bench only
   B18=(--preset cpu --size 32 --batch 8 --rounds 1 --warmup 1)
   B50=(--preset cpu --size 32 --batch 8 --rounds 1 --warmup 1)
   BENCH_S=150; STUDY_DIR=$OUT/gpu-study
@@ -40,7 +40,7 @@ else
        --warmup 1)
   BENCH_S=80
 fi
-M=byol,scd-byol,moco,scd-moco,lewel-byol,supervised
+M=${BENCH_METHODS:-byol,scd-byol,moco,scd-moco,lewel-byol,supervised}
 say "start; SMOKE=$SMOKE, results in $OUT"
 for net in r18 r50; do
   if [ $net = r18 ]; then args=("${B18[@]}"); else args=("${B50[@]}"); fi

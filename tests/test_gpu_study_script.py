@@ -47,3 +47,20 @@ def test_smoke_run_of_the_gpu_study(tmp_path):
     curves = (res / "curves.md").read_text()
     assert all(f"| distinct-{m} |" in curves for m in methods)
     assert "SMOKE=1 DEVICE=cpu" in (res / "settings.txt").read_text()
+
+
+@pytest.mark.slow
+def test_smoke_run_of_the_gpu_session_bench_part(tmp_path):
+    """``scripts/gpu_session.sh`` (the one device call): its benchmark part runs on the CPU and
+    leaves the tables; with no time left for the study it says so and still ends cleanly."""
+    out = tmp_path / "out"
+    env = dict(os.environ, SMOKE="1", TOTAL_S_SMOKE="1", OUT=str(out), OMP_NUM_THREADS="1",
+               BENCH_METHODS="byol,scd-byol", SCD_LAB_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_session.sh")], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for net in ("r18", "r50"):
+        assert "| scd-byol / byol |" in (out / f"bench-{net}.md").read_text()
+        assert json.loads((out / f"bench-{net}.json").read_text())["methods"]["scd-byol"]
+    log = (out / "session.log").read_text()
+    assert "study:" in log and "no study results" in log and log.rstrip().endswith("done")
