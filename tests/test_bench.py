@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -148,3 +152,15 @@ def test_bench_against_lightly_or_says_why_not(monkeypatch):
     res = bench.run_bench(["byol"], **kw)
     assert "lightly-byol" not in res["methods"]
     assert any("lightly is not installed" in n and "[bench]" in n for n in res["notes"])
+
+
+@pytest.mark.slow
+def test_trainer_overhead_benchmark_runs(tmp_path):
+    """benchmarks/trainer_overhead.py (the trainer against a bare loop) runs end to end."""
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "trainer_overhead.py"),
+                           "--size", "16", "--batch", "16", "--steps", "2", "--pairs", "1"],
+                          cwd=root, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "fit / bare loop = " in proc.stdout
