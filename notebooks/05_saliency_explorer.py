@@ -95,6 +95,17 @@ if DISTINCT:
     display(study)  # noqa: F821 - IPython's display
 
 # %% [markdown]
+# The same question end to end on one GPU (an H200): SCD-BYOL, BYOL and the supervised
+# reference with ResNet-18 (small stem) at 64 px, 6 epochs on the distinct-texture split
+# (`docs/findings.md`, section 4). Watch SCD's map stay where it started while the supervised
+# trunk's channel-sum map moves onto the object.
+
+# %%
+GPU = {} if SMOKE else reference_runs("gpu64")
+if GPU:
+    display(Explorer(GPU, images=8))  # noqa: F821 - IPython's display
+
+# %% [markdown]
 # ## Summary: the numbers behind the pictures
 
 # %%
