@@ -141,8 +141,15 @@ def row(results: list[dict]) -> str:
     return (f"| {results[0]['cell']} | {len(results)} | {_mse([h['auroc'] for h in first])} | "
             f"{_mse([h['auroc'] for h in last])} | "
             f"{_mse([h['auroc_per_image_unsigned'] for h in last])} | "
-            f"{pol.count(1)} / {pol.count(-1)} | {_mse([r['final_loss'] for r in results])} | "
+            f"{pol.count(1)} / {pol.count(-1)} | {_loss_cell(results)} | "
             f"{_oracle(results, 'oracle_mask')} | {_oracle(results, 'oracle_inverse')} |")
+
+
+def _loss_cell(results: list[dict]) -> str:
+    """The loss the heads reached: L_d for SCD; for LEWEL its own loss, which is not L_d and
+    says so."""
+    value = _mse([r["final_loss"] for r in results])
+    return f"(LEWEL loss {value})" if results[0].get("method") == "lewel" else value
 
 
 def _oracle(results: list[dict], key: str) -> str:

@@ -109,3 +109,12 @@ def test_a_seed_of_other_steps_is_refused_and_the_oracle_added_later(tmp_path, m
     after = json.loads(seed0.read_text())
     assert after["history"] == before["history"] and after["oracle_lam"] == 0.5
     assert after["oracle_mask"] >= 0 and after["oracle_inverse"] >= 0
+
+
+def test_table_row_names_lewels_loss_as_its_own():
+    from scd_lab.study import row
+    h = {"auroc": 0.6, "auroc_per_image_unsigned": 0.7, "polarity": 1}
+    cell = [{"cell": "c", "history": [h, h], "final_loss": 1.5, "method": "lewel"}] * 2
+    assert "(LEWEL loss 1.500 ± 0.000)" in row(cell)
+    scd = [dict(r, method="scd", final_loss=0.25) for r in cell]
+    assert "| 0.250 ± 0.000 |" in row(scd) and "LEWEL" not in row(scd)
