@@ -30,8 +30,8 @@ TOTAL_S=${TOTAL_S:-550}           # the whole script, before the device call's 6
 STUDY_DIR=${STUDY_DIR:-/tmp/gpu-study}
 if [ "$SMOKE" = 1 ]; then
   DEVICE=cpu; TOTAL_S=${TOTAL_S_SMOKE:-600}  # TOTAL_S_SMOKE=1: the bench only
-  B18=(--preset cpu --size 32 --batch 8 --rounds 1 --warmup 1)
-  B50=(--preset cpu --size 32 --batch 8 --rounds 1 --warmup 1)
+  B18=(--preset cpu --size 16 --batch 8 --rounds 1 --warmup 1 --memory off)
+  B50=(--preset cpu --size 16 --batch 8 --rounds 1 --warmup 1 --memory off)
   BENCH_S=150; STUDY_DIR=$OUT/gpu-study
 else
   DEVICE=cuda
