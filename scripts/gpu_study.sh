@@ -28,6 +28,11 @@
 #   = 280 s, + ~45 s of start-up per lane (imports, CUDA, generating 21,000 images, autotune)
 #   = ~5.5 min of training. Probe: 6 trunks in parallel, each 3 seeds + 2 oracles of 2,000
 #   head steps (~5 ms a step, launch-bound) + loading = ~1.5-2 min. Trunks: ~30 s.
+# Measured on an H200 (2026-11-30, through scripts/gpu_session.sh, EPOCHS=6 BATCH=256):
+#   training stage, two lanes: 153 s for the six runs at NUM_TRAIN=12,000 (3,600-4,500 img/s
+#   a run while both lanes ran); 12 probes in parallel (6 SCD + 6 LEWEL) did not finish a seed
+#   in 83 s: give the probe stage ~3 min, or fewer jobs (PROBE_PAR, LEWEL_ON, EXTRA_LEWEL).
+#   `study trunks` (ceiling of 1,500 steps) took 23 s for both splits in parallel.
 # Guards: the training stage stops at TRAIN_S (each run gets an equal share of what is left;
 # a stopped run keeps its last checkpoint, every CKPT_EVERY epochs, and its metrics), the
 # probe at PROBE_S, the trunk report at TRUNKS_S: at most ~9.3 min in all.
