@@ -2,7 +2,8 @@
 # Every number of docs/findings.md, by the kit's own commands, in the order of its tables.
 # Resumable: trained trunks and finished seeds are read back. Two lanes by default
 # (LANES=1 to run one after the other); one CPU thread per lane.
-#   bash scripts/findings.sh            # about 1 h 30 min on a 2-core CPU under load
+#   bash scripts/findings.sh            # about 1 h 30 min on a 2-core CPU under load, plus
+#                                       # ~40 CPU-min per LEWEL seed (4 seeds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -34,6 +35,7 @@ lane2() {
   trunk byol-default byol
   $S --trunk $T/byol-default --alpha 1 --oracle 0
   $S --trunk $T/sup-default --alpha 0 --oracle 0
+  $S --trunk $T/sup-default --method lewel --seeds 0  # one seed: ~40 CPU-min a seed here
 }
 
 if [ "${LANES:-2}" = 1 ]; then lane1; lane2; else lane1 & lane2 & wait; fi

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from testenv import CHILD_THREADS, SHARED_CACHE
 
 REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("notebooks_tool", REPO / "scripts" / "notebooks.py")
@@ -43,7 +44,8 @@ def test_no_outputs_and_a_parameters_cell(path):
 
 def execute(path: Path, tmp_path: Path, allow_errors: bool = False):
     """Run a notebook as CI does: ``SMOKE = True`` injected after the parameters cell (the
-    papermill convention), runs and caches in temporary folders."""
+    papermill convention), runs in a temporary folder, datasets in the session's shared cache,
+    one thread in the kernel."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
@@ -51,7 +53,8 @@ def execute(path: Path, tmp_path: Path, allow_errors: bool = False):
     injected = nbformat.v4.new_code_cell("SMOKE = True", metadata={"tags": ["injected-parameters"]})
     nb.cells.insert(at + 1, injected)
     env = {"MPLBACKEND": "Agg", "SCD_LAB_RUNS": str(tmp_path / "runs"),
-           "SCD_LAB_CACHE": os.environ.get("SCD_LAB_CACHE", str(tmp_path / "cache"))}
+           "SCD_LAB_CACHE": os.environ.get("SCD_LAB_CACHE", SHARED_CACHE),
+           "OMP_NUM_THREADS": CHILD_THREADS}  # the kernel: one thread, as the test process
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

@@ -15,6 +15,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent / "train"))
 from helpers import TINY  # noqa: E402
+from testenv import SHARED_CACHE  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = [s for s in TINY if not s.startswith("train.knn_bank_size")] + [
@@ -39,7 +40,7 @@ def sets(overrides):
 
 
 def run(cmd, tmp_path, check=0):
-    env = {**os.environ, "SCD_LAB_CACHE": str(tmp_path / "cache"),
+    env = {**os.environ, "SCD_LAB_CACHE": SHARED_CACHE,
            "SCD_LAB_RUNS": str(tmp_path / "runs"), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([str(c) for c in cmd], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=900)

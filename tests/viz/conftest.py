@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from testenv import CHILD_THREADS, SHARED_CACHE
 import torch
 
 from scd_lab.config import apply_overrides, get_preset
@@ -186,7 +187,8 @@ def jupyter_lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("jupyterlab")
     work = root / "work"
     work.mkdir()
-    env = dict(os.environ)
+    env = dict(os.environ, OMP_NUM_THREADS=CHILD_THREADS,  # the kernels: one thread each
+               SCD_LAB_CACHE=os.environ.get("SCD_LAB_CACHE", SHARED_CACHE))
     for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
                      ("JUPYTERLAB_SETTINGS_DIR", "settings"),
                      ("JUPYTERLAB_WORKSPACES_DIR", "workspaces")):
