@@ -266,9 +266,11 @@ def cmd_table(args) -> int:
         for cell, results in cells.items():
             for r in results:
                 a, b = r["history"][0], r["history"][-1]
+                loss = f"{r['final_loss']:.4f}"
+                if r.get("method") == "lewel":  # not L_d: LEWEL's own loss
+                    loss = f"(LEWEL loss {loss})"
                 print(f"| {cell} | {r['seed']} | {a['auroc']:.3f} | {b['auroc']:.3f} | "
-                      f"{b['polarity']:+d} | {b['auroc_per_image_unsigned']:.3f} | "
-                      f"{r['final_loss']:.4f} |")
+                      f"{b['polarity']:+d} | {b['auroc_per_image_unsigned']:.3f} | {loss} |")
         return 0
     print(HEADER)
     for results in cells.values():

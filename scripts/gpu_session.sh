@@ -19,9 +19,10 @@ OUT=${OUT:-runs/gpu-session}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/session.log") 2>&1
 say() { echo "[gpu_session +$(( $(date +%s) - T0 ))s] $*"; }
-if compgen -G ".whl/*.whl" >/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+if compgen -G ".whl/*.whl" >/dev/null; then  # carried wheels, for this run only
+  SITE=$(mktemp -d)
+  python -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target "$SITE" .whl/*.whl && export PYTHONPATH=$SITE
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 export SCD_LAB_CACHE=${SCD_LAB_CACHE:-/tmp/scd_cache}

@@ -188,7 +188,7 @@ probe() {  # probe TRUNK METHOD: SCD's heads with the oracle on seed 0, or LEWEL
   [ "$method" = scd ] || extra=()
   timeout "$(( PROBE_END - $(date +%s) > 1 ? PROBE_END - $(date +%s) : 1 ))" \
     "${SCD[@]}" study objective --trunk "$trunk" --method "$method" --seeds "$SEEDS" \
-    "${extra[@]}" --steps "$PROBE_STEPS" --device "$DEVICE" --out "$OUT/study" --quiet \
+    ${extra[@]+"${extra[@]}"} --steps "$PROBE_STEPS" --device "$DEVICE" --out "$OUT/study" --quiet \
     >>"$OUT/logs/probe-$name.log" 2>&1 || rc=$?
   say "probe $name: rc $rc"
 }
