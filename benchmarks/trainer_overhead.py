@@ -30,8 +30,7 @@ def bare_loop(tr, steps: int) -> float:
     for s in range(steps):
         x1, x2 = tr.views(s)
         with tr.autocast():
-            out = (tr.model(x1, x2, labels=tr.labels(s)) if getattr(m, "uses_labels", False)
-                   else tr.model(x1, x2))
+            out = tr.forward(x1, x2, s)
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
         opt.step()

@@ -122,13 +122,6 @@ def _sync(device: torch.device):
     return lambda: None
 
 
-def _forward(tr, x1, x2, step: int):
-    """The method's forward as ``Trainer.train_step`` calls it (labels for ``supervised``)."""
-    if getattr(tr.method, "uses_labels", False):
-        return tr.model(x1, x2, labels=tr.labels(step))
-    return tr.model(x1, x2)
-
-
 def timed_step(tr, step: int) -> tuple[dict[str, float], object]:
     """One training step of ``tr`` (a ``Trainer``) with each phase timed (seconds). The calls
     are ``Trainer.views`` + ``Trainer.train_step``'s, with a synchronisation after each phase."""
@@ -144,7 +137,7 @@ def timed_step(tr, step: int) -> tuple[dict[str, float], object]:
         group["lr"] = lr
     torch.manual_seed(seed_for(tr.cfg.seed, step, tr.rank, 2))
     with tr.autocast():
-        out = _forward(tr, x1, x2, step)
+        out = tr.forward(x1, x2, step)
     tr._record_finite(out.loss.detach(), step)
     sync()
     t2 = now()
@@ -170,7 +163,7 @@ def count_flops(tr, step: int = 0) -> float:
     counter = FlopCounterMode(display=False)
     with counter:
         with tr.autocast():
-            out = _forward(tr, x1, x2, step)
+            out = tr.forward(x1, x2, step)
         out.loss.backward()
     tr.optimizer.zero_grad(set_to_none=True)
     return float(counter.get_total_flops())

@@ -148,8 +148,12 @@ def row(results: list[dict]) -> str:
 def _loss_cell(results: list[dict]) -> str:
     """The loss the heads reached: L_d for SCD; for LEWEL its own loss, which is not L_d and
     says so."""
-    value = _mse([r["final_loss"] for r in results])
-    return f"(LEWEL loss {value})" if results[0].get("method") == "lewel" else value
+    return _named_loss(results[0], _mse([r["final_loss"] for r in results]))
+
+
+def _named_loss(result: dict, text: str) -> str:
+    """``text`` (a loss) as it goes into a table: marked as LEWEL's own for a LEWEL result."""
+    return f"(LEWEL loss {text})" if result.get("method") == "lewel" else text
 
 
 def _oracle(results: list[dict], key: str) -> str:
@@ -266,9 +270,7 @@ def cmd_table(args) -> int:
         for cell, results in cells.items():
             for r in results:
                 a, b = r["history"][0], r["history"][-1]
-                loss = f"{r['final_loss']:.4f}"
-                if r.get("method") == "lewel":  # not L_d: LEWEL's own loss
-                    loss = f"(LEWEL loss {loss})"
+                loss = _named_loss(r, f"{r['final_loss']:.4f}")
                 print(f"| {cell} | {r['seed']} | {a['auroc']:.3f} | {b['auroc']:.3f} | "
                       f"{b['polarity']:+d} | {b['auroc_per_image_unsigned']:.3f} | {loss} |")
         return 0

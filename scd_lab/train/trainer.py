@@ -236,6 +236,13 @@ class Trainer:
         idx = self.batch_indices(step).to(self.data_device, non_blocking=True)
         return self.data.labels[idx].to(self.device, non_blocking=True)
 
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, step: int):
+        """The method's forward on ``step``'s views (with the step's labels for a method that
+        ``uses_labels``, the supervised reference); returns its ``StepOutput``."""
+        if getattr(self.method, "uses_labels", False):
+            return self.model(x1, x2, labels=self.labels(step))
+        return self.model(x1, x2)
+
     def train_step(self, x1: torch.Tensor, x2: torch.Tensor, step: int, check: bool = False):
         """One optimisation step on given views; returns the ``StepOutput``.
 
@@ -250,10 +257,7 @@ class Trainer:
             group["lr"] = lr
         torch.manual_seed(seed_for(self.cfg.seed, step, self.rank, 2))  # in-step randomness
         with self.autocast():
-            if getattr(self.method, "uses_labels", False):  # the supervised reference
-                out = self.model(x1, x2, labels=self.labels(step))
-            else:
-                out = self.model(x1, x2)
+            out = self.forward(x1, x2, step)
         self._record_finite(out.loss.detach(), step)
         self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
