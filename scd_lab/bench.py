@@ -471,6 +471,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def cmd_bench(args) -> int:
+    if args.device is not None:  # a GPU torch cannot see: one line before any work
+        from .train.trainer import resolve_device
+        resolve_device(args.device, "--device")
     res = run_bench(args.methods, args.preset, args.size, args.batch, args.rounds,
                     args.warmup, args.device, args.set, memory=args.memory,
                     progress=None if args.quiet else

@@ -32,15 +32,8 @@ SHIPPED = Path(__file__).resolve().parents[1] / "data" / "study"
 
 def _device(device: str) -> torch.device:
     """``--device``: ``cpu``, ``cuda`` or ``cuda:N``; a GPU that torch cannot see is one line."""
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise UserError(f"--device {device!r}: give cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: torch sees no CUDA device here; use --device cpu")
-    if dev.type not in ("cpu", "cuda"):
-        raise UserError(f"--device {device!r}: give cpu, cuda or cuda:N")
-    return dev
+    from .train.trainer import resolve_device
+    return resolve_device(device, "--device")
 
 
 def _trunk_and_data(trunk: str, data: str | None, seed: int, device="cpu"):

@@ -164,3 +164,15 @@ def test_trainer_overhead_benchmark_runs(tmp_path):
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "fit / bare loop = " in proc.stdout
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the answer on a machine without CUDA")
+def test_a_gpu_that_is_not_there_is_one_line(capsys, tmp_path):
+    from scd_lab.cli import main
+    assert main(["bench", "--device", "cuda", "--methods", "byol"]) == 2
+    assert capsys.readouterr().err.strip().endswith("--device cuda: torch sees no CUDA device "
+                                                    "here; use cpu")
+    assert main(["train", "--preset", "cpu", "--set", "train.device=cuda", "--out",
+                 str(tmp_path / "run")]) == 2
+    assert "train.device cuda: torch sees no CUDA device" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # nothing written

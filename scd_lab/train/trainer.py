@@ -61,6 +61,20 @@ def setup_distributed() -> tuple[int, int, torch.device]:
     return dist.rank(), dist.world_size(), device
 
 
+def resolve_device(device: str, flag: str = "--device", types=("cpu", "cuda")) -> torch.device:
+    """``device`` as a ``torch.device``; a name torch does not know, a type outside ``types``
+    (``None``: any) or a GPU that torch cannot see is one ``UserError`` line naming ``flag``."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise UserError(f"{flag} {device!r}: give cpu, cuda or cuda:N") from None
+    if types and dev.type not in types:
+        raise UserError(f"{flag} {device!r}: give cpu, cuda or cuda:N")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"{flag} {device}: torch sees no CUDA device here; use cpu")
+    return dev
+
+
 def seed_for(*parts: int) -> int:
     """A seed derived from integers (seed, step, rank, stream), the same on every machine."""
     s = 0
@@ -97,7 +111,8 @@ class Trainer:
             else RunDir(run_dir)
         self.rank, self.world, auto_device = setup_distributed()
         wanted = device or (t.device if t.device != "auto" else None)
-        self.device = torch.device(wanted) if wanted else auto_device
+        self.device = (resolve_device(wanted, "train.device", types=None) if wanted
+                       else auto_device)
         self.is_main = self.rank == 0
         if t.batch_size % self.world:
             raise ConfigError(f"train.batch_size={t.batch_size} must be divisible by the number "
