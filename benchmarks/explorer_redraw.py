@@ -23,7 +23,7 @@ import torch
 def make_runs(root: Path, n: int = 8, size: int = 64, epochs: int = 6) -> dict[str, Path]:
     """Three run dirs shaped like the CPU-tier demo (8x8 maps, one snapshot per epoch)."""
     from scd_lab.config import apply_overrides, get_preset
-    from scd_lab.train.rundir import RunDir
+    from scd_lab.rundir import RunDir
 
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)

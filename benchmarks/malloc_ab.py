@@ -27,7 +27,7 @@ import json, resource, statistics, sys, time
 if sys.argv[1] == "tune":
     from scd_lab._malloc import tune_malloc
     tune_malloc()
-from scd_lab.bench import build_trainer
+from scd_lab.studies.bench import build_trainer
 tr = build_trainer(sys.argv[2], size=32, batch=64)
 times, faults = [], 0
 for s in range(2 + int(sys.argv[3])):

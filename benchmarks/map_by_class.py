@@ -15,7 +15,7 @@ import argparse
 
 from scd_lab.eval.saliency_metrics import by_class, minmax_normalize, per_image_aurocs
 from scd_lab.methods import default_map_name
-from scd_lab.run import load_run
+from scd_lab.runs import load_run
 
 
 def main() -> None:

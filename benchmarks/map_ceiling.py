@@ -24,8 +24,8 @@ import torch
 from scd_lab.eval.map_ceiling import feature_maps, supervised_map_ceiling
 from scd_lab.methods import default_map_name
 from scd_lab.models.backbone import backbone_from_config
-from scd_lab.run import load_run
-from scd_lab.train import RunDir
+from scd_lab.runs import load_run
+from scd_lab.rundir import RunDir
 
 
 @torch.no_grad()

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from scd_lab.config import apply_overrides, get_preset
 from scd_lab.methods import default_map_name
-from scd_lab.run import build_data, ensure_run
-from scd_lab.train import RunDir
+from scd_lab.runs import build_data, ensure_run
+from scd_lab.rundir import RunDir
 
 DEFAULT_VARIANTS = [
     "base:",

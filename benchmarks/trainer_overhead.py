@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from scd_lab.bench import build_trainer, machine_description
+from scd_lab.studies.bench import build_trainer, machine_description
 
 
 def bare_loop(tr, steps: int) -> float:

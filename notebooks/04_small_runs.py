@@ -35,12 +35,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 import scd_lab
-from scd_lab import apply_overrides, ensure_run, get_preset, load_run, runs_root
-from scd_lab.bench import format_markdown, run_bench
-from scd_lab.eval.protocols import knn_eval, linear_eval
-from scd_lab.eval.report import table_markdown
-from scd_lab.run import is_finished_run_of
-from scd_lab.sweep import mean_se
+from scd_lab import apply_overrides, ensure_run, get_preset, load_run
+from scd_lab.paths import runs_root
+from scd_lab.studies.bench import format_markdown, run_bench
+from scd_lab.runs.protocols import knn_eval, linear_eval
+from scd_lab.tables import table_markdown
+from scd_lab.runs import is_finished_run_of
+from scd_lab.tables import mean_se
 from scd_lab.train import format_summary
 from scd_lab.viz import plot_learning_curves
 
@@ -108,7 +109,7 @@ plt.show()
 # (`linear_eval`: a linear layer on standardised features, SGD with cosine decay, every
 # training image, accuracy on every held-out image) repeated with several probe seeds. The
 # probe column is the mean $\bar a$ of the seeds' accuracies $a_s$ and its standard error
-# $\sqrt{\tfrac{1}{n(n-1)}\sum_s (a_s - \bar a)^2}$ (`scd_lab.sweep.mean_se`); the kNN column's
+# $\sqrt{\tfrac{1}{n(n-1)}\sum_s (a_s - \bar a)^2}$ (`scd_lab.tables.mean_se`); the kNN column's
 # error is the binomial one, $\sqrt{p(1-p)/Q}$ over the $Q$ queries. Neither covers the
 # training seed: a second training run of the same config moves the figures more than a
 # second probe does.
@@ -133,7 +134,7 @@ print(table_markdown(rows))
 # ## What SCD costs over its base, measured side by side
 #
 # The training runs above ran at different times, so their images/s (last column) also
-# measure whatever else the machine was doing. `scd_lab.bench.run_bench` times one step of
+# measure whatever else the machine was doing. `scd_lab.studies.bench.run_bench` times one step of
 # every method per round, in a rotating order, on the same random images, and takes the ratio
 # $\rho_r = t_r(\text{SCD}) / t_r(\text{base})$ **per round** $r$; the table gives its median
 # and inter-quartile range over rounds (and the same for the model step without augmentation,

@@ -46,7 +46,7 @@ RUNS = None    # None: data/reference_runs (or the smoke runs); or {"label": "pa
 
 # %%
 from scd_lab.viz import Explorer, epoch_grid, reference_runs, saliency_grid, smoke_runs
-from scd_lab.train import RunDir
+from scd_lab.rundir import RunDir
 
 if RUNS is None:
     # tiny runs go to runs_root()/nb05-smoke-<method>; a finished one is reused

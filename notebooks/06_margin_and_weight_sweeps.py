@@ -13,12 +13,12 @@
 # $$\mathcal{L}_d = \tfrac12\Big[\max\big(\cos(z_1^{fg}, z_2^{bg}) - \cos(z_1^{fg}, z_2^{fg}) + \alpha,\ 0\big) + \max\big(\cos(z_1^{bg}, z_2^{fg}) - \cos(z_1^{bg}, z_2^{bg}),\ 0\big)\Big]$$
 #
 # is `scd_lab.losses.semantic_discrimination_loss`; `method.fg_term=false` drops the first
-# hinge, `method.bg_term=false` the second. The grids are `scd_lab.sweep.GRIDS`.
+# hinge, `method.bg_term=false` the second. The grids are `scd_lab.studies.sweep.GRIDS`.
 #
 # | tier | what runs | time |
 # |---|---|---|
 # | CPU smoke (CI) | α = 0 and the default cell (shared by the three grids), 1 seed, 1 epoch on 256 images | measured: about 1 min on the project's 2-core machine |
-# | CPU full | `scd_lab.sweep.TIER`: 11 settings × 3 seeds (the default cell, α = 1 and λ = 0.5 with both hinges, is one run per seed shared by the three grids), SCD-BYOL with the `cpu` preset's trunk on 2,000 images for 6 epochs (186 steps) each | measured under load (4-6 other jobs on the 2 cores, one thread a run): 3-7 min a run, about 90 min for the 33 runs in two lanes; read back in seconds once trained |
+# | CPU full | `scd_lab.studies.sweep.TIER`: 11 settings × 3 seeds (the default cell, α = 1 and λ = 0.5 with both hinges, is one run per seed shared by the three grids), SCD-BYOL with the `cpu` preset's trunk on 2,000 images for 6 epochs (186 steps) each | measured under load (4-6 other jobs on the 2 cores, one thread a run): 3-7 min a run, about 90 min for the 33 runs in two lanes; read back in seconds once trained |
 # | one GPU | the same grids with `--set` overrides towards a GPU run (`train.device=cuda`, a ResNet-18 trunk, more epochs) and another `--out` | not measured in this release |
 #
 # The full grid is also a command, resumable and fit for the background
@@ -34,8 +34,8 @@ GRIDS = ["alpha", "lambda", "terms"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from scd_lab import runs_root
-from scd_lab import sweep
+from scd_lab.paths import runs_root
+from scd_lab.studies import sweep
 from scd_lab.viz.plots import plot_sweep
 
 if SMOKE:
@@ -117,7 +117,7 @@ for g, s in summaries.items():
 #
 # ## Summary
 #
-# - `scd_lab.sweep.run_grid` trains each cell × seed once and reads it back after.
+# - `scd_lab.studies.sweep.run_grid` trains each cell × seed once and reads it back after.
 # - Report mean ± se over seeds; call a difference real only beyond the noise.
 #
 # ## Exercises

@@ -31,11 +31,11 @@ PROBE_STEPS = 500  # steps of the live probe cell at the end (20 in smoke mode)
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from scd_lab import runs_root
+from scd_lab.paths import runs_root
 from scd_lab.eval.saliency_metrics import (auroc, by_class, centre_prior, minmax_normalize,
                                            per_image_aurocs)
-from scd_lab.study import HEADER, SHIPPED, read_cells, row, run_cell, trunks_markdown
-from scd_lab.train import RunDir
+from scd_lab.studies.objective import HEADER, SHIPPED, read_cells, row, run_cell, trunks_markdown
+from scd_lab.rundir import RunDir
 from scd_lab.viz import reference_runs
 from scd_lab.viz.plots import plot_oracle_losses
 

@@ -24,7 +24,8 @@ SMOKE = False  # CI runs this notebook with SMOKE = True (a tiny run; well under
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from scd_lab import challenge, ensure_run
+from scd_lab.studies import challenge
+from scd_lab import ensure_run
 from scd_lab.eval.saliency_metrics import minmax_normalize
 
 # %% [markdown]

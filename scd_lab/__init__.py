@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _EXPORTS = {
     "BYOL": "methods", "MoCo": "methods", "SCD": "methods", "LEWEL": "methods",
     "build_method": "methods", "available_methods": "methods",
     "build_backbone": "models",
     "TwoViewAugment": "data", "load_synthetic": "data", "build_datasets": "data",
-    "Trainer": "train", "RunDir": "train", "format_summary": "train",
+    "Trainer": "train", "RunDir": "rundir", "format_summary": "train",
     "Config": "config", "TrainConfig": "config", "OptimConfig": "config",
     "get_preset": "config", "apply_overrides": "config",
-    "build_run": "run", "ensure_run": "run", "load_run": "run", "runs_root": "run",
+    "build_run": "runs", "ensure_run": "runs", "load_run": "runs", "runs_root": "paths",
 }
 __all__ = list(_EXPORTS) + ["__version__"]
 

@@ -8,10 +8,11 @@ import subprocess
 import pytest
 import torch
 
-from scd_lab import challenge, ensure_run
+from scd_lab.studies import challenge
+from scd_lab import ensure_run
 from scd_lab.config import apply_overrides
 from scd_lab.eval.saliency_metrics import centre_prior
-from scd_lab.train import RunDir
+from scd_lab.rundir import RunDir
 
 
 def square_masks(n: int = 3, size: int = 16) -> torch.Tensor:
@@ -139,7 +140,7 @@ def test_score_of_a_run_agrees_with_its_monitor(smoke_run):
 def test_the_held_out_images_ignore_the_runs_data_knobs(smoke_run, tmp_path):
     """A run trained on other data is scored on the reference images all the same."""
     path, s = smoke_run
-    from scd_lab.run import load_run
+    from scd_lab.runs import load_run
     run = load_run(path, with_data=False)
     run.cfg = apply_overrides(run.cfg, ["data.distinct_textures=true", "data.num_classes=5"])
     other = challenge.score(run, smoke=True, ceiling_steps=30, keep_maps=True)

@@ -6,9 +6,9 @@ import pytest
 import sys
 from pathlib import Path
 
-import scd_lab.demo as demo_module
-from scd_lab.demo import run_demo
-from scd_lab.train import RunDir
+import scd_lab.studies.demo as demo_module
+from scd_lab.studies.demo import run_demo
+from scd_lab.rundir import RunDir
 
 sys.path.insert(0, str(Path(__file__).parent / "train"))
 from helpers import TINY  # noqa: E402

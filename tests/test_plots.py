@@ -12,7 +12,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from scd_lab.run import build_run, load_run  # noqa: E402
+from scd_lab.runs import build_run, load_run
 from scd_lab.viz import plot_learning_curves, plot_saliency_evolution  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent / "train"))

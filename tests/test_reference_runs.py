@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scd_lab.train import RunDir
+from scd_lab.rundir import RunDir
 from scd_lab.viz.explorer import reference_runs
 
 ROOT = Path(__file__).resolve().parents[1] / "data" / "reference_runs"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from scd_lab.cli import main
-from scd_lab.run import build_run
-from scd_lab.study import _mse
+from scd_lab.runs import build_run
+from scd_lab.studies.objective import _mse
 
 sys.path.insert(0, str(Path(__file__).parent / "train"))
 from helpers import tiny_config  # noqa: E402
@@ -59,8 +59,8 @@ def test_bad_trunk_is_one_line(tmp_path):
 def test_device_option_is_checked(capsys):
     import torch
     from scd_lab.errors import UserError
-    from scd_lab.eval.objective import module_device
-    from scd_lab.study import _device
+    from scd_lab.studies.probe import module_device
+    from scd_lab.studies.objective import _device
     assert _device("cpu") == torch.device("cpu")
     for bad in ("gpu", "meta"):
         with pytest.raises(UserError, match="give cpu, cuda or cuda:N"):
@@ -112,7 +112,7 @@ def test_a_seed_of_other_steps_is_refused_and_the_oracle_added_later(tmp_path, m
 
 
 def test_table_row_names_lewels_loss_as_its_own():
-    from scd_lab.study import row
+    from scd_lab.studies.objective import row
     h = {"auroc": 0.6, "auroc_per_image_unsigned": 0.7, "polarity": 1}
     cell = [{"cell": "c", "history": [h, h], "final_loss": 1.5, "method": "lewel"}] * 2
     assert "(LEWEL loss 1.500 ± 0.000)" in row(cell)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 
-from scd_lab import sweep
+from scd_lab.studies import sweep
 from scd_lab.cli import main
 from scd_lab.config import apply_overrides
 

@@ -19,6 +19,7 @@ from .augment import (PRESETS, AugmentSpec, BatchAugment, TwoViewAugment, eval_t
 from .folder import ImageFolderDataset, to_image_array
 from .imagenet100 import Report, build_in100, load_class_list, load_compact
 from .synthetic import SPLITS, SyntheticSpec, gallery, generate, knob_gallery, load_synthetic
+from .stream import StreamingFolder
 
 
 
@@ -63,7 +64,6 @@ def build_datasets(name: str, image_size: int, root: str | None = None, num_work
         base = Path(root)
         test_dir = base / "val" if (base / "val").is_dir() else base / "test"
         if stream is not None:
-            from .stream import StreamingFolder
             train = StreamingFolder(base / "train", image_size, num_workers=num_workers,
                                     **stream)
             test_ds = ImageFolderDataset(test_dir, image_size, class_names=train.class_names)

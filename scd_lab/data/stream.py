@@ -20,7 +20,7 @@ the scan but fails to decode is replaced by the next readable one, as in memory,
     for step, images, labels in stream.iterate(0, 1000):   # uint8 (B, 3, 256, 256)
         x1, x2, _, _ = augment(images.to("cuda", non_blocking=True), generator)
 
-A run uses it with ``data.dataset=folder data.stream=true`` (``scd_lab.run.build_run``; the
+A run uses it with ``data.dataset=folder data.stream=true`` (``scd_lab.runs.build.build_run``; the
 trainer calls ``batch(step)``).
 
 Optional GPU decoding (``decode="cuda"``, needs CUDA and torchvision): the workers only read
@@ -40,33 +40,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..errors import DataError
 from .arrays import ImageArray
 from .folder import ImageFolderDataset, to_image_array
-
-
-def _seed_for(*parts: int) -> int:
-    from ..train.trainer import seed_for  # the trainer's own derivation
-    return seed_for(*parts)
-
-
-def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
-    """The trainer's permutation of ``n`` samples for ``epoch``."""
-    g = torch.Generator().manual_seed(_seed_for(seed, epoch))
-    return torch.randperm(n, generator=g)
-
-
-def batch_indices(step: int, n: int, batch_size: int, seed: int, rank: int = 0,
-                  world: int = 1, _cache: dict | None = None) -> Tensor:
-    """Sample indices of global ``step`` on process ``rank`` (``Trainer.batch_indices``)."""
-    steps_per_epoch = n // batch_size
-    epoch, i = divmod(step, steps_per_epoch)
-    if _cache is not None and _cache.get("epoch") == epoch:
-        perm = _cache["perm"]
-    else:
-        perm = epoch_permutation(n, seed, epoch)
-        if _cache is not None:
-            _cache.update(epoch=epoch, perm=perm)
-    local = batch_size // world
-    start = i * batch_size + rank * local
-    return perm[start:start + local]
+from .sampling import batch_indices
 
 
 def _identity(item):
@@ -164,7 +138,7 @@ class StreamingFolder:
 
     def subset(self, idx: Tensor) -> ImageArray:
         """The images at ``idx``, decoded into memory (by ``num_workers`` processes): the kNN
-        monitor's bank (``scd_lab.run.monitor_sets``)."""
+        monitor's bank (``scd_lab.runs.build.monitor_sets``)."""
         sub = torch.utils.data.Subset(self.folder, idx.tolist())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # bad files: replaced, as in ``batch``

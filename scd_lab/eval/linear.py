@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .features import embed, eval_mode
+from ..schedules import cosine_lr
 
 FEATURE_KINDS = ("gap", "fg")
 
@@ -30,8 +31,7 @@ FEATURE_KINDS = ("gap", "fg")
 
 def cosine_schedule(opt: torch.optim.Optimizer, total: int):
     """Cosine decay of every group's learning rate to 0 over ``total`` steps (no warm-up),
-    the schedule of the training loop (``scd_lab.train.cosine_lr``) as a scheduler."""
-    from ..train.optim import cosine_lr
+    the schedule of the training loop (``scd_lab.schedules.cosine_lr``) as a scheduler."""
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda k: cosine_lr(min(k, total), total, 1.0))
 
 def features_for(method: nn.Module, images: Tensor, transform: Callable[[Tensor], Tensor],

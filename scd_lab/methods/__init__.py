@@ -15,8 +15,8 @@ import copy
 
 from ..config import Config, ConfigError, METHOD_DEFAULTS, base_method, plugin, resolve
 from ..models import backbone_from_config
-from .base import (BaseMethod, Encoded, Method, SiameseMethod, StepOutput, frozen_copy, gap,
-                   momentum_at)
+from .base import BaseMethod, Encoded, Method, SiameseMethod, StepOutput, frozen_copy, gap
+from ..schedules import momentum_at
 from .byol import BYOL
 from .lewel import LEWEL
 from .moco import MoCo, split_batchnorm

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..models import MLP, channel_sum_map
+from ..schedules import momentum_at
 
 
 @dataclass
@@ -57,15 +58,6 @@ def frozen_copy(module: nn.Module) -> nn.Module:
 def gap(feature_map: torch.Tensor) -> torch.Tensor:
     """Global average pooling h = GAP(F): (B, C, H, W) -> (B, C)."""
     return feature_map.mean(dim=(2, 3))
-
-
-def momentum_at(step: int, total_steps: int, base: float, schedule: str) -> float:
-    """EMA momentum at ``step``: constant, or BYOL's cosine schedule
-    m_k = 1 - (1 - m0) (cos(pi k / K) + 1) / 2, which reaches 1.0 at k = K."""
-    if schedule == "constant":
-        return base
-    k = min(max(step, 0), total_steps)
-    return 1.0 - (1.0 - base) * (math.cos(math.pi * k / max(total_steps, 1)) + 1.0) / 2.0
 
 
 class Method(nn.Module):

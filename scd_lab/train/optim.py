@@ -81,10 +81,3 @@ def build_optimizer(model: nn.Module, cfg, batch_size: int) -> tuple[torch.optim
         g.pop("lars")
     return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, foreach=True), lr
 
-
-def cosine_lr(step: int, total_steps: int, peak: float, warmup_steps: int = 0) -> float:
-    """Linear warm-up to ``peak`` over ``warmup_steps``, then cosine decay to 0 at the end."""
-    if warmup_steps > 0 and step < warmup_steps:
-        return peak * (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return peak * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))

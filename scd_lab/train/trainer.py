@@ -32,12 +32,15 @@ import torch
 import torch.distributed as torch_dist
 from torch import nn
 
-from .. import __version__, dist
+from .. import dist
 from ..config import Config, OptimConfig, TrainConfig, to_dict
+from ..data.sampling import batch_indices, seed_for
 from ..errors import ConfigError, UserError
+from .._version import __version__
+from ..rundir import RunDir
+from ..schedules import cosine_lr
 from .checkpoint import save_checkpoint
-from .optim import build_optimizer, cosine_lr
-from .rundir import RunDir
+from .optim import build_optimizer
 
 
 class TrainingDiverged(UserError):
@@ -73,14 +76,6 @@ def resolve_device(device: str, flag: str = "--device", types=("cpu", "cuda")) -
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"{flag} {device}: torch sees no CUDA device here; use cpu")
     return dev
-
-
-def seed_for(*parts: int) -> int:
-    """A seed derived from integers (seed, step, rank, stream), the same on every machine."""
-    s = 0
-    for p in parts:
-        s = (s * 1_000_003 + int(p) + 12345) % (2**63 - 1)
-    return s
 
 
 class Trainer:
@@ -135,7 +130,7 @@ class Trainer:
         self.data, self.augment = self._place(data), augment
         self.steps_per_epoch = n // t.batch_size
         self.total_steps = t.max_steps or t.epochs * self.steps_per_epoch
-        self._perm: tuple[int, torch.Tensor | None] = (-1, None)  # (epoch, its permutation)
+        self._perm: dict = {}  # the current epoch and its permutation (data.sampling)
 
         if self.world > 1 and t.sync_bn:
             if self.device.type != "cuda":
@@ -215,12 +210,8 @@ class Trainer:
     def batch_indices(self, step: int) -> torch.Tensor:
         """This process's sample indices for global ``step`` (a per-epoch permutation, the
         global batch split into equal contiguous shards, one per process)."""
-        epoch, i = divmod(step, self.steps_per_epoch)
-        if self._perm[0] != epoch:  # one permutation per epoch, drawn at its first step
-            g = torch.Generator().manual_seed(seed_for(self.cfg.seed, epoch))
-            self._perm = (epoch, torch.randperm(len(self.data), generator=g))
-        start = i * self.cfg.batch_size + self.rank * self.local_batch
-        return self._perm[1][start:start + self.local_batch]
+        return batch_indices(step, len(self.data), self.cfg.batch_size, self.cfg.seed,
+                             self.rank, self.world, self._perm)
 
     def _stream_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``step``'s (images, labels) from the stream, on the device (kept for ``labels``)."""

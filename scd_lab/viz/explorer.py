@@ -35,7 +35,11 @@ import numpy as np
 import torch
 
 from ..errors import RunError
-from ..train.rundir import RunDir
+from ..rundir import RunDir
+from ..config import apply_overrides, get_preset
+from ..runs.build import ensure_run
+from ..paths import runs_root
+from ..methods import default_map_name
 
 # maps shown first in the map picker, in this order; any other snapshot map (slot maps,
 # Grad-CAM, ...) follows in name order
@@ -156,7 +160,6 @@ class RunView:
         names = self.map_names
         if self.method:
             try:
-                from ..methods import default_map_name
                 name = default_map_name(self.method)
                 if name in names:
                     return name
@@ -799,8 +802,6 @@ def smoke_runs(methods=("scd-byol", "lewel-byol"), root=None, prefix: str = "nb0
                extra=()) -> dict[str, Path]:
     """Tiny runs (a narrow net on 128 images of 32 px, 3 epochs: under a minute each on a
     CPU) trained into ``root`` (default ``runs_root()``) unless already there; method -> path."""
-    from ..config import apply_overrides, get_preset
-    from ..run import ensure_run, runs_root
 
     root = Path(root) if root is not None else runs_root()
     out = {}

@@ -20,10 +20,10 @@ import torch.nn.functional as F
 
 from .explorer import INVERTED_MARK, ExplorerModel, MASK_RGB, _outline
 from .plots import pick_snapshots
+from ..models import minmax_normalize
 
 
 def _norm_up(m: torch.Tensor, size) -> np.ndarray:
-    from ..models import minmax_normalize
     m = minmax_normalize(m.float()[None])
     return F.interpolate(m[:, None], size=tuple(size), mode="bilinear",
                          align_corners=False)[0, 0].clamp(0, 1).numpy()

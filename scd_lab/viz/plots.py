@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from ..methods import default_map_name
 from ..models import minmax_normalize
-from ..train.rundir import RunDir
+from ..rundir import RunDir
 
 
 def pick_snapshots(snaps: list[dict], count: int) -> list[dict]:

@@ -86,29 +86,3 @@ def export_tensorboard(run_dirs, out, display: int = 96, max_images: int = 16,
             w.close()
         written[label] = logdir
     return written
-
-
-def cmd_export_tb(args: argparse.Namespace) -> int:
-    from ..run import runs_root
-
-    out = Path(args.out) if args.out else runs_root() / "tensorboard"
-    try:
-        written = export_tensorboard(args.runs, out)
-    except ImportError as exc:
-        raise UserError(f"export-tb needs the tensorboard package ({exc}); "
-                        "pip install tensorboard (or pip install -e .[notebooks])") from None
-    for label, logdir in written.items():
-        print(f"{label}: {logdir}")
-    print(f"view with: tensorboard --logdir {out} --samples_per_plugin images=1000")
-    return 0
-
-
-def register(subparsers) -> None:
-    """Add the ``export-tb`` verb to ``scd-lab``'s sub-commands."""
-    p = subparsers.add_parser("export-tb", help="write runs' metrics and saliency maps as "
-                                                "TensorBoard event files")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="folder of the event files, one sub-folder per run (default "
-                        "runs/tensorboard at the repository root, or $SCD_LAB_RUNS/tensorboard)")
-    p.set_defaults(fn=cmd_export_tb)

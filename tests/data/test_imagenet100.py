@@ -4,7 +4,7 @@ import os
 import torch
 
 from scd_lab.data import build_datasets
-from scd_lab.data.cli import register
+from scd_lab.cli.data import register
 from scd_lab.data.imagenet100 import build_in100, load_class_list, load_compact
 
 MINS = {"train": 3, "val": 2}

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from scd_lab.data import ImageFolderDataset, to_image_array
-from scd_lab.data.stream import StreamingFolder, batch_indices
+from scd_lab.data.stream import StreamingFolder
+from scd_lab.data.sampling import batch_indices
 from scd_lab.errors import DataError
-from scd_lab.train.trainer import seed_for
+from scd_lab.data.sampling import seed_for
 
 
 def _folder(root, images):

@@ -1,5 +1,5 @@
-"""``scd-lab eval`` sub-verbs on a tiny trained run: through ``scd_lab.eval.cli`` in process, a
-couple through ``python -m scd_lab.eval.cli``, and the notebook functions on a method in
+"""``scd-lab eval`` sub-verbs on a tiny trained run: through ``scd_lab.cli.eval`` in process, a
+couple through ``python -m scd_lab.cli.eval``, and the notebook functions on a method in
 memory."""
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
 from helpers import tiny_config, tiny_data  # noqa: E402
 
 from scd_lab.errors import RunError, UserError  # noqa: E402
-from scd_lab.eval import cli  # noqa: E402
-from scd_lab.eval.protocols import EvalError  # noqa: E402
+from scd_lab.cli import eval as cli
+from scd_lab.runs.protocols import EvalError
 
 pytest.importorskip("captum")
 
@@ -40,7 +40,7 @@ def cache(tmp_path_factory):
 
 
 def _train(root: Path, method: str, epochs: int) -> Path:
-    from scd_lab.run import build_run
+    from scd_lab.runs import build_run
     torch.manual_seed(0)
     cfg = tiny_config(method, KNOBS + [f"train.epochs={epochs}"])
     build_run(cfg, root / method, data=tiny_data()).fit()
@@ -81,7 +81,7 @@ def test_fg_of_a_non_scd_run_is_a_user_error(runs):
 
 def test_semi_writes_reproducible_indices(runs, capsys):
     from scd_lab.eval.semi import label_subset
-    from scd_lab.run import load_run
+    from scd_lab.runs import load_run
     out = run_json(capsys, "semi", runs["scd"], "--labels", "10%", "--epochs", "1")
     idx = torch.load(runs["scd"] / "eval" / "semi_10pct_indices.pt", weights_only=True)
     assert torch.equal(idx, label_subset(load_run(runs["scd"]).train.labels, 0.1, seed=0))
@@ -142,7 +142,8 @@ def test_saliency_on_a_folder_skips_bad_files(runs, capsys, tmp_path):
 
 
 def test_report_computes_what_is_missing(runs):
-    from scd_lab.eval import report_table, table_markdown
+    from scd_lab.runs import report_table
+    from scd_lab.tables import table_markdown
     (row,) = report_table([runs["byol"]], compute=True)  # nothing stored for this run yet
     assert row["run"] == "byol" and row["method"] == "byol" and row["epochs"] == 1
     assert 0 <= row["kNN k=20"] <= 1 and 0 <= row["linear gap"] <= 1
@@ -173,8 +174,8 @@ def test_export_of_a_tiny_trunk_is_a_user_error(runs):
 
 def test_export_of_a_resnet18_method(tmp_path):
     from scd_lab.config import apply_overrides
-    from scd_lab.eval import export_run
-    from scd_lab.eval.export import torchvision_model
+    from scd_lab.runs import export_run
+    from scd_lab.runs.export import torchvision_model
     from scd_lab.methods import build_method
     cfg = apply_overrides(tiny_config("byol"), ["backbone.arch=resnet18"])
     method = build_method(cfg)
@@ -204,7 +205,7 @@ def test_old_form_and_register(runs, capsys):
 
 
 def test_bad_runs_are_user_errors(cache, tmp_path):
-    from scd_lab.train.rundir import RunDir
+    from scd_lab.rundir import RunDir
     with pytest.raises(UserError, match="no run directory"):
         cli.dispatch(["knn", str(tmp_path / "nowhere")])
     with pytest.raises(UserError, match="no run directory"):
@@ -219,7 +220,7 @@ def test_bad_runs_are_user_errors(cache, tmp_path):
 
 
 def test_notebook_functions_on_a_method_in_memory():
-    from scd_lab.eval import evaluate_saliency, knn_eval
+    from scd_lab.runs import evaluate_saliency, knn_eval
     from scd_lab.methods import build_method
     train, test = tiny_data(32, 8)
     method = build_method(tiny_config("scd-byol")).eval()
@@ -231,7 +232,7 @@ def test_notebook_functions_on_a_method_in_memory():
 
 
 def _cli(*words, env):
-    return subprocess.run([sys.executable, "-m", "scd_lab.eval.cli", *map(str, words)],
+    return subprocess.run([sys.executable, "-m", "scd_lab.cli.eval", *map(str, words)],
                           capture_output=True, text=True, env=env, timeout=120)
 
 

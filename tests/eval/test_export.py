@@ -7,8 +7,7 @@ import torch
 import torchvision
 from torch import nn
 
-from scd_lab.eval.export import (detectron2_key, detectron2_pickle, torchvision_model,
-                                 torchvision_state_dict, trunk_layout)
+from scd_lab.runs.export import (detectron2_key, detectron2_pickle, torchvision_model, torchvision_state_dict, trunk_layout)
 from scd_lab.models import build_backbone
 
 

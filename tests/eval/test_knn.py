@@ -191,7 +191,7 @@ def test_monitor_bank_and_queries_are_disjoint_by_construction():
     sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
     from helpers import tiny_config, tiny_data
 
-    from scd_lab.run import monitor_sets
+    from scd_lab.runs import monitor_sets
 
     train, test = tiny_data(n_train=64, n_test=32)
     sets = monitor_sets(tiny_config("byol", ["train.knn_bank_size=48"]), train, test)

@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 from scd_lab.data import AugmentSpec, ImageArray, TwoViewAugment
-from scd_lab.eval.objective import (_embed, build_heads, calibrate_bn, feature_masks,
-                                    objective_probe, oracle_loss)
+from scd_lab.studies.probe import (_embed, build_heads, calibrate_bn, feature_masks, objective_probe, oracle_loss)
 from scd_lab.losses import semantic_discrimination_loss
 from scd_lab.models import build_backbone
 
@@ -112,7 +111,7 @@ def test_random_trunk_bn_is_calibrated_and_lewel_heads_train():
 
 
 def test_view_pool_holds_the_steps_views_then_draws_from_them():
-    from scd_lab.eval.objective import _pool_batch, _views, view_pool
+    from scd_lab.studies.probe import _pool_batch, _views, view_pool
     train = mask_images(64, 6)
     augment = TwoViewAugment((CROPS_ONLY, CROPS_ONLY), 32)
     trunk = calibrate_bn(MaskChannelTrunk(), train.images, augment, batches=2, batch=64)

@@ -511,7 +511,7 @@ def test_supervised_reference_learns_the_labels(tmp_path):
     sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
     from helpers import tiny_config, tiny_data
 
-    from scd_lab.run import build_run, load_run
+    from scd_lab.runs import build_run, load_run
 
     cfg = tiny_config("supervised", ["train.epochs=10", "optim.lr=1.0"])
     trainer = build_run(cfg, tmp_path / "run", data=tiny_data(n_train=128, n_test=64))

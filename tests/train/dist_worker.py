@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from helpers import tiny_config, tiny_data  # noqa: E402
 
 from scd_lab import dist  # noqa: E402
-from scd_lab.run import build_run  # noqa: E402
+from scd_lab.runs import build_run
 
 out_dir, method = Path(sys.argv[1]), sys.argv[2]
 cfg = tiny_config(method, ["train.knn_every=0", "train.snapshot_every=0"])

@@ -14,8 +14,9 @@ from scd_lab.errors import ConfigError
 from scd_lab.methods import BYOL, SCD, MoCo, build_method
 from scd_lab.methods.moco import SplitBatchNorm2d, split_batchnorm
 from scd_lab.models import build_backbone
-from scd_lab.run import build_run, ensure_run, is_finished_run_of, load_run
-from scd_lab.train import Callback, RunDir
+from scd_lab.runs import build_run, ensure_run, is_finished_run_of, load_run
+from scd_lab.train import Callback
+from scd_lab.rundir import RunDir
 
 sys.path.insert(0, str(Path(__file__).parent))
 from helpers import tiny_config, tiny_data  # noqa: E402

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from scd_lab.train.optim import LARS, build_optimizer, cosine_lr, param_groups
+from scd_lab.train.optim import LARS, build_optimizer, param_groups
+from scd_lab.schedules import cosine_lr
 
 
 # --------------------------------------------------------------------------- cosine_lr

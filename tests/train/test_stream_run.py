@@ -14,7 +14,7 @@ from PIL import Image
 
 from scd_lab.config import ConfigError
 from scd_lab.data.stream import StreamingFolder
-from scd_lab.run import build_run
+from scd_lab.runs import build_run
 
 sys.path.insert(0, str(Path(__file__).parent))
 from helpers import tiny_config  # noqa: E402

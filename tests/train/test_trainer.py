@@ -16,9 +16,9 @@ import yaml
 
 from scd_lab.methods import available_methods
 from scd_lab.errors import RunError
-from scd_lab.run import build_run
-from scd_lab.train import (CheckpointError, RunDir, TrainingDiverged, load_checkpoint,
-                           save_checkpoint)
+from scd_lab.runs import build_run
+from scd_lab.train import CheckpointError, TrainingDiverged, load_checkpoint, save_checkpoint
+from scd_lab.rundir import RunDir
 
 sys.path.insert(0, str(Path(__file__).parent))
 from helpers import TINY, tiny_config, tiny_data  # noqa: E402
@@ -242,7 +242,7 @@ def test_two_process_gloo_matches_one_process(method, tmp_path):
 
 
 def test_eval_command_reproduces_the_runs_last_figures(tmp_path, monkeypatch):
-    from scd_lab.eval.run_eval import evaluate_run
+    from scd_lab.runs.protocols import evaluate_run
 
     monkeypatch.setenv("SCD_LAB_CACHE", str(tmp_path / "cache"))
     cfg = tiny_config("scd-byol", ["train.max_steps=4", "data.num_train=64",

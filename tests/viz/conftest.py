@@ -18,7 +18,7 @@ from testenv import CHILD_THREADS, SHARED_CACHE
 import torch
 
 from scd_lab.config import apply_overrides, get_preset
-from scd_lab.train.rundir import RunDir
+from scd_lab.rundir import RunDir
 
 
 def write_run(path, method="scd-byol", maps=("scd_fg", "channel_sum"), epochs=3, n=4,

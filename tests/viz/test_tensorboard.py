@@ -10,7 +10,8 @@ pytest.importorskip("tensorboard", reason="the tensorboard package is not instal
 from tensorboard.backend.event_processing.event_accumulator import (  # noqa: E402
     IMAGES, SCALARS, EventAccumulator)
 
-from scd_lab.viz.tensorboard import export_tensorboard, register  # noqa: E402
+from scd_lab.cli.export_tb import register  # noqa: E402
+from scd_lab.viz.tensorboard import export_tensorboard  # noqa: E402
 
 
 def _read(logdir):

@@ -16,11 +16,13 @@ import math
 import time
 from pathlib import Path
 
-from .config import apply_overrides, get_preset
-from .methods import default_map_name
-from .run import build_data, build_run, ensure_run, runs_root
-from .train import RunDir, format_summary
-from .viz.plots import plot_saliency_evolution
+from ..config import apply_overrides, get_preset
+from ..methods import default_map_name
+from ..runs.build import build_data, build_run, ensure_run
+from ..paths import runs_root
+from ..rundir import RunDir
+from ..train import format_summary
+from ..viz.plots import plot_saliency_evolution
 
 MONITOR_SHARE = 0.2  # about a fifth of a run goes to the monitors and start-up (measured)
 

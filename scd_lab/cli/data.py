@@ -10,6 +10,8 @@ import ast
 import sys
 
 from ..errors import DataError, UserError
+from ..data.imagenet100 import build_in100
+from ..data.synthetic import default_cache_dir, gallery, knob_gallery, load_synthetic, resolve_spec
 
 
 def _parse_override(text: str) -> tuple[str, object]:
@@ -23,7 +25,6 @@ def _parse_override(text: str) -> tuple[str, object]:
 
 
 def _run_in100(args: argparse.Namespace) -> int:
-    from .imagenet100 import build_in100
 
     rep = build_in100(args.imagenet_root, args.out, mode=args.mode, resize=args.resize,
                       num_workers=args.workers)
@@ -32,7 +33,6 @@ def _run_in100(args: argparse.Namespace) -> int:
 
 
 def _run_synthetic(args: argparse.Namespace) -> int:
-    from .synthetic import default_cache_dir, gallery, knob_gallery, load_synthetic, resolve_spec
 
     try:
         spec = resolve_spec(args.split, **dict(args.set or []))
@@ -84,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry point: ``python -m scd_lab.data.cli data ...``."""
+    """Standalone entry point: ``python -m scd_lab.cli.data data ...``."""
     parser = argparse.ArgumentParser(prog="scd-lab")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

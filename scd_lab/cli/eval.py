@@ -14,7 +14,7 @@ to that sub-verb's parser, anything else is read as ``RUN_DIR`` of the old ``scd
 RUN_DIR`` (the monitors' kNN and saliency figures, nothing written). A run folder named like a
 sub-verb is reached as ``./knn``.
 
-Also ``python -m scd_lab.eval.cli knn RUN`` (the words after ``eval``). Every mistake raises a
+Also ``python -m scd_lab.cli.eval knn RUN`` (the words after ``eval``). Every mistake raises a
 ``UserError`` (one line, exit status 2).
 """
 from __future__ import annotations
@@ -25,7 +25,11 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
-from .protocols import EvalError
+from ..runs.protocols import (EvalError, evaluate_run, evaluate_saliency, export_run, json_ready, knn_eval, linear_eval, parse_fraction, read_image_mask_folder, semi_eval, subject)
+from ..config import plugin
+from ..rundir import RunDir
+from ..runs.report import (per_image_rows, plot_curves, report_table, saliency_figures, saliency_rows, write_table)
+from ..tables import table_markdown
 
 SUBVERBS = ("knn", "linear", "semi", "saliency", "report", "export")
 
@@ -43,21 +47,16 @@ def _run_dir(path: str) -> str:
 
 
 def cmd_legacy(args) -> int:
-    from .run_eval import evaluate_run
     _print_json(evaluate_run(_run_dir(args.run_dir)))
     return 0
 
 
 def cmd_knn(args) -> int:
-    from .protocols import knn_eval
     _print_json(knn_eval(_run_dir(args.run), progress=True, save=True))
     return 0
 
 
 def cmd_linear(args) -> int:
-    from ..config import plugin
-    from ..train.rundir import RunDir
-    from .protocols import json_ready, linear_eval, subject
     name = RunDir(_run_dir(args.run)).config().method.name
     if args.features == "fg" and plugin(name) != "scd":  # before loading weights and data
         raise EvalError(f"--features fg needs an SCD run (scd-byol, scd-moco): the foreground "
@@ -72,7 +71,6 @@ def cmd_linear(args) -> int:
 
 
 def cmd_semi(args) -> int:
-    from .protocols import parse_fraction, semi_eval, subject
     parse_fraction(args.labels)  # a bad value fails before the run is loaded
     s = subject(_run_dir(args.run))
     _print_json(semi_eval(s, args.labels, epochs=args.epochs, lr=args.lr, seed=args.seed,
@@ -81,8 +79,6 @@ def cmd_semi(args) -> int:
 
 
 def cmd_saliency(args) -> int:
-    from .protocols import evaluate_saliency, json_ready, read_image_mask_folder, subject
-    from .report import per_image_rows, saliency_figures, saliency_rows, write_table
     if (args.images is None) != (args.masks is None):
         raise EvalError("--images and --masks go together (a folder of images and a folder "
                         "of PNG masks with the same names)")
@@ -123,7 +119,6 @@ def cmd_saliency(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import plot_curves, report_table, table_markdown, write_table
     runs = [_run_dir(r) for r in args.runs]
     rows = report_table(runs, compute=not args.no_compute, progress=True)
     out = Path(args.out) if args.out else Path(runs[0]).parent / "report"
@@ -139,7 +134,6 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .protocols import export_run
     _print_json(export_run(_run_dir(args.run), args.format, args.out))
     return 0
 
@@ -243,10 +237,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m scd_lab.eval.cli WORDS...`` = ``scd-lab eval WORDS...``."""
+    """``python -m scd_lab.cli.eval WORDS...`` = ``scd-lab eval WORDS...``."""
     words = sys.argv[1:] if argv is None else list(argv)
     try:
-        return dispatch(words, prog="python -m scd_lab.eval.cli")
+        return dispatch(words, prog="python -m scd_lab.cli.eval")
     except UserError as exc:
         print(f"scd-lab: error: {exc}", file=sys.stderr)
         return 2

@@ -19,8 +19,8 @@ For each method, on random uint8 images held in memory (the kit's data path, no 
 * lightly's BYOL (same trunk, heads and views) when ``lightly`` is importable.
 
     scd-lab bench --preset cpu --size 32 --batch 64 --rounds 20 --json bench.json
-    python -m scd_lab.bench ...                       # the same
-    from scd_lab.bench import run_bench, format_markdown
+    python -m scd_lab.studies.bench ...                       # the same
+    from scd_lab.studies.bench import run_bench, format_markdown
     print(format_markdown(run_bench(["byol", "scd-byol"], rounds=5)))
 """
 from __future__ import annotations
@@ -35,6 +35,11 @@ import sys
 import time
 
 import torch
+from ..config import apply_overrides, get_preset, resolve
+from ..data.arrays import ImageArray
+from ..runs.build import build_run
+from ..schedules import cosine_lr
+from ..data.sampling import seed_for
 
 DEFAULT_METHODS = ("byol", "scd-byol", "moco", "scd-moco", "lewel-byol")
 SYMMETRIC_BYOL = "byol-2x"  # BYOL with method.symmetric=true, LEWEL-BYOL's fair base
@@ -81,7 +86,6 @@ def bench_config(method: str, preset: str = "cpu", size: int = 32, batch: int = 
                  overrides=()):
     """The config a bench entry trains: the preset at ``size``-pixel views, batch ``batch``,
     no monitors. ``byol-2x`` is BYOL with the symmetric loss."""
-    from .config import apply_overrides, get_preset
     name, extra = (("byol", ["method.symmetric=true"]) if method == SYMMETRIC_BYOL
                    else (method, []))
     base = get_preset(preset)
@@ -97,7 +101,6 @@ def bench_config(method: str, preset: str = "cpu", size: int = 32, batch: int = 
 def random_data(cfg, num_images: int | None = None, seed: int = 0):
     """(train, test) ``ImageArray`` of random uint8 images at the config's stored size, enough
     for MoCo's queue and a few epochs."""
-    from .data.arrays import ImageArray
     n = num_images or max(4 * cfg.train.batch_size, cfg.method.queue_size or 0)
     s = cfg.data.image_size
     g = torch.Generator().manual_seed(seed)
@@ -109,8 +112,6 @@ def random_data(cfg, num_images: int | None = None, seed: int = 0):
 
 
 def build_trainer(method: str, data=None, device: str | None = None, **kw):
-    from .config import resolve
-    from .run import build_run
     cfg = resolve(bench_config(method, **kw))
     data = data if data is not None else random_data(cfg)
     return build_run(cfg, None, data=data, device=device)
@@ -125,8 +126,6 @@ def _sync(device: torch.device):
 def timed_step(tr, step: int) -> tuple[dict[str, float], object]:
     """One training step of ``tr`` (a ``Trainer``) with each phase timed (seconds). The calls
     are ``Trainer.views`` + ``Trainer.train_step``'s, with a synchronisation after each phase."""
-    from .train.optim import cosine_lr
-    from .train.trainer import seed_for
     sync, now = _sync(tr.device), time.perf_counter
     t0 = now()
     x1, x2 = tr.views(step)
@@ -263,7 +262,7 @@ def _cpu_memory_child(method: str, kw: dict, steps: int) -> dict:
 
 def cpu_memory(method: str, kw: dict, steps: int = 2, timeout: float = 300) -> dict:
     """``_cpu_memory_child`` in a subprocess (a resident-set peak is per process)."""
-    code = ("import json, sys; from scd_lab.bench import _cpu_memory_child; "
+    code = ("import json, sys; from scd_lab.studies.bench import _cpu_memory_child; "
             f"print('RESULT', json.dumps(_cpu_memory_child({method!r}, {kw!r}, {steps})))")
     try:
         res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -299,7 +298,6 @@ def run_bench(methods=DEFAULT_METHODS, preset: str = "cpu", size: int = 32, batc
     kw = dict(preset=preset, size=size, batch=batch, overrides=tuple(overrides))
     trainers = {}
     cfgs = {m: bench_config(m, **kw) for m in methods}
-    from .config import resolve
     need = max([4 * batch] + [resolve(c).method.queue_size or 0 for c in cfgs.values()])
     data = random_data(resolve(cfgs[methods[0]]), num_images=need)
     for m in methods:  # one set of images for every method
@@ -438,69 +436,3 @@ def format_markdown(res: dict) -> str:
     for note in res["notes"]:
         lines += ["", f"Note: {note}"]
     return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------------------------
-def _method_list(text: str) -> list[str]:
-    from .config import METHOD_DEFAULTS
-    names = [m for m in text.split(",") if m]
-    bad = [m for m in names if m not in METHOD_DEFAULTS and m != SYMMETRIC_BYOL]
-    if bad:
-        raise argparse.ArgumentTypeError(f"unknown method {bad[0]!r}; choose from "
-                                         f"{', '.join([*METHOD_DEFAULTS, SYMMETRIC_BYOL])}")
-    return names
-
-
-def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.add_argument("--methods", type=_method_list, default=list(DEFAULT_METHODS),
-                   help=f"comma-separated (default {','.join(DEFAULT_METHODS)}; "
-                        f"{SYMMETRIC_BYOL}, symmetric BYOL, is added with lewel-byol)")
-    p.add_argument("--preset", default="cpu", help="config preset (default cpu)")
-    p.add_argument("--size", type=int, default=32, help="view side in pixels (default 32)")
-    p.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
-    p.add_argument("--rounds", type=int, default=20, help="measured rounds (default 20)")
-    p.add_argument("--warmup", type=int, default=2, help="warm-up rounds (default 2)")
-    p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override for every method (repeatable)")
-    p.add_argument("--memory", choices=("auto", "process", "off"), default="auto",
-                   help="CPU: auto = a subprocess per method for its resident-set peak")
-    p.add_argument("--json", default=None, metavar="FILE", help="also write the result here")
-    p.add_argument("--quiet", action="store_true", help="no per-round progress")
-    return p
-
-
-def cmd_bench(args) -> int:
-    if args.device is not None:  # a GPU torch cannot see: one line before any work
-        from .train.trainer import resolve_device
-        resolve_device(args.device, "--device")
-    res = run_bench(args.methods, args.preset, args.size, args.batch, args.rounds,
-                    args.warmup, args.device, args.set, memory=args.memory,
-                    progress=None if args.quiet else
-                    (lambda line: print(line, file=sys.stderr, flush=True)))
-    print(format_markdown(res))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=2)
-    return 0
-
-
-def register(subparsers) -> argparse.ArgumentParser:
-    """Adds the ``bench`` verb to ``scd-lab`` (sets ``fn``, like every verb)."""
-    p = subparsers.add_parser("bench", help="time a training step of each method on this "
-                                            "device (interleaved; ratios to the base methods)")
-    add_arguments(p)
-    p.set_defaults(fn=cmd_bench)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    from ._malloc import tune_malloc
-    tune_malloc()
-    p = add_arguments(argparse.ArgumentParser(prog="python -m scd_lab.bench",
-                                              description=__doc__.split("\n")[0]))
-    return cmd_bench(p.parse_args(argv))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,5 +1,5 @@
-"""Runs from configs: ``build_run`` assembles a trainer, ``load_run`` loads a finished (or
-stopped) run in one call, ``ensure_run`` trains, resumes or reuses.
+"""Runs from configs: ``build_run`` assembles a trainer, ``ensure_run`` trains, resumes or
+reuses (``load_run``, in ``runs.load``, loads a finished or stopped run in one call).
 
     trainer = build_run(cfg, "runs/try")        # method, data, augmentation, monitors
     summary = trainer.fit()
@@ -12,32 +12,22 @@ code builds a ``Trainer`` to load a run.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .config import SYNTHETIC_KNOBS, Config, resolve, to_dict
-from .errors import RunError
-from .train.callbacks import KNNMonitor, SaliencyMonitor
-from .train.checkpoint import load_checkpoint
-from .train.rundir import RunDir
-from .train.trainer import Trainer, seed_for, setup_distributed
+from ..config import SYNTHETIC_KNOBS, Config, resolve, to_dict
+from ..errors import RunError
+from ..train.callbacks import KNNMonitor, SaliencyMonitor
+from ..train.checkpoint import load_checkpoint
+from ..rundir import RunDir
+from ..train.trainer import Trainer, setup_distributed
+from ..data.sampling import seed_for
+from ..data import build_datasets, TwoViewAugment
+from ..methods import build_method
 
 NUM_QUERIES = 2000  # held-out images the kNN monitor classifies
 NUM_SALIENCY = 500  # held-out images with masks the saliency monitor measures
-
-
-def runs_root() -> Path:
-    """Where runs go by default, whatever the working directory: ``$SCD_LAB_RUNS``, else
-    ``runs/`` at the root of the repository this package was installed from (git-ignored),
-    else ``./runs``."""
-    if os.environ.get("SCD_LAB_RUNS"):
-        return Path(os.environ["SCD_LAB_RUNS"])
-    repo = Path(__file__).resolve().parents[1]
-    if (repo / "pyproject.toml").is_file() and (repo / "scd_lab").is_dir():
-        return repo / "runs"
-    return Path.cwd() / "runs"
 
 
 def build_data(d, num_workers: int = 0, stream: dict | None = None) -> tuple:
@@ -47,7 +37,6 @@ def build_data(d, num_workers: int = 0, stream: dict | None = None) -> tuple:
     ``seed``, ``rank``, ``world`` of the trainer that will read it), train is a
     ``StreamingFolder``; without ``stream`` (``load_run``, the evaluation) it is decoded into
     memory as usual."""
-    from .data import build_datasets
     if not d.dataset.startswith("synthetic"):
         return build_datasets(d.dataset, d.image_size, d.root, num_workers=num_workers,
                               stream=stream if d.stream else None)
@@ -57,7 +46,6 @@ def build_data(d, num_workers: int = 0, stream: dict | None = None) -> tuple:
 
 def build_augment(d):
     """The ``TwoViewAugment`` of a resolved ``DataConfig``."""
-    from .data import TwoViewAugment
     return TwoViewAugment(d.augment, d.crop_size, d.crop_scale_min)
 
 
@@ -124,7 +112,6 @@ def build_run(cfg: Config | None, out=None, *, resume: bool = False, data=None, 
         data = build_data(cfg.data, cfg.train.num_workers, stream)
     train, test = data
     torch.manual_seed(cfg.train.seed)
-    from .methods import build_method
     method = build_method(cfg, num_classes=train.num_classes)
     trainer = Trainer(method, train, build_augment(cfg.data), cfg.train, cfg.optim,
                       callbacks=build_monitors(cfg, train, test) + list(callbacks),
@@ -173,73 +160,3 @@ def ensure_run(cfg: Config, out, data=None, callbacks=()) -> dict:
             return rundir.summary()
         return build_run(None, out, resume=True, data=data, callbacks=callbacks).fit()
     return build_run(cfg, out, data=data, callbacks=callbacks).fit()
-
-
-@dataclass
-class Run:
-    """A loaded run: what ``load_run`` returns.
-
-    cfg: the resolved config. method: the trained method, in eval mode, on ``device``.
-    step, epoch: where its checkpoint stands. augment: its augmentation (``eval_input`` is
-    the test-time transform). train, test: its data (``None`` with ``with_data=False``).
-    probe: the probe images, labels and masks the monitors snapshotted. rundir: its files.
-    """
-
-    path: Path
-    cfg: Config
-    method: torch.nn.Module
-    step: int
-    epoch: float
-    augment: object
-    device: torch.device
-    train: object
-    test: object
-    probe: dict
-    rundir: RunDir
-
-    def eval_input(self, images: torch.Tensor) -> torch.Tensor:
-        return self.augment.eval_input(images.to(self.device))
-
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        """GAP features of uint8 images (N, 3, H, W) -> (N, C)."""
-        from .eval.features import embed
-        return embed(self.method.features, images, self.eval_input)
-
-    def maps(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every named map of uint8 images: {name: (N, h, w)}."""
-        from .eval.features import method_maps
-        return method_maps(self.method, images, self.eval_input)
-
-    def monitor_sets(self) -> dict:
-        """The images the run's monitors used (``scd_lab.run.monitor_sets``)."""
-        if self.train is None:
-            raise RunError("this run was loaded with with_data=False")
-        return monitor_sets(self.cfg, self.train, self.test)
-
-
-def load_run(run_dir, device: str | None = None, with_data: bool = True) -> Run:
-    """The config, the trained method (eval mode), the data and the probe of a run, in one call.
-
-    Raises:
-        RunError / CheckpointError: no run there, or no checkpoint yet (the message says how
-            to make one).
-    """
-    rundir = RunDir(run_dir)
-    cfg = rundir.config()
-    if not rundir.last_checkpoint.exists():
-        raise RunError(f"{str(run_dir)!r} has no checkpoint yet (a run writes one at the end of "
-                       f"each epoch); let it train, or resume it with "
-                       f"`scd-lab train --resume {run_dir}`")
-    ckpt = load_checkpoint(rundir.last_checkpoint)
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    from .methods import build_method
-    head = ckpt["model"].get("head.weight")  # the supervised reference's classifier
-    method = build_method(cfg, num_classes=None if head is None else head.shape[0])
-    method.load_state_dict(ckpt["model"])
-    method.to(dev).eval()
-    train = test = None
-    if with_data:
-        train, test = build_data(cfg.data, cfg.train.num_workers)
-    probe = rundir.probe() if (rundir.path / "probe.pt").is_file() else {}
-    return Run(rundir.path, cfg, method, int(ckpt["step"]), float(ckpt["epoch"]),
-               build_augment(cfg.data), dev, train, test, probe, rundir)

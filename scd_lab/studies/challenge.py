@@ -38,8 +38,19 @@ from pathlib import Path
 
 import torch
 
-from .config import Config, apply_overrides, get_preset, resolve, to_dict
-from .errors import RunError
+from ..config import Config, apply_overrides, get_preset, resolve, to_dict
+from ..errors import RunError
+from ..viz.explorer import reference_runs, SMOKE_OVERRIDES
+from ..paths import runs_root
+from ..data.synthetic import SyntheticSpec
+from ..runs.protocols import _write_json, EVAL_DIR, score_maps
+from ..eval.features import method_maps
+from ..methods import build_method, default_map_name
+from ..eval.map_ceiling import feature_maps, supervised_map_ceiling
+from ..eval.saliency_metrics import centre_prior
+from ..runs.build import build_data
+from ..runs.load import Run, load_run
+from ..rundir import RunDir
 
 STARTING_PRESET = "cpu"
 SCD_METHODS = ("scd-byol", "scd-moco")
@@ -71,7 +82,6 @@ def starting_config(smoke: bool = False) -> Config:
     batch 64); with ``smoke`` the tiny smoke-mode network and split of the notebooks."""
     cfg = get_preset(STARTING_PRESET)
     if smoke:
-        from .viz.explorer import SMOKE_OVERRIDES
         cfg = apply_overrides(cfg, SMOKE_OVERRIDES)
     return cfg
 
@@ -84,7 +94,6 @@ def challenge_config(overrides=(), smoke: bool = False) -> Config:
 def submission_dir(overrides=(), smoke: bool = False, root=None) -> Path:
     """Where a submission's run goes: ``runs_root()/challenge/<name>``, the name readable and
     unique to the overrides (``start`` without any), so a rerun reuses the run on disk."""
-    from .run import runs_root
     root = Path(root) if root is not None else runs_root() / "challenge"
     name = "start"
     if overrides:
@@ -113,7 +122,6 @@ def config_changes(cfg: Config, reference: Config) -> dict:
 def planned_steps(cfg: Config) -> int:
     """Optimizer steps a config trains for (the trainer's ``max_steps or epochs x
     num_train // batch_size``; the synthetic split's 5,000 images when ``num_train`` is unset)."""
-    from .data.synthetic import SyntheticSpec
     t, n = cfg.train, cfg.data.num_train or SyntheticSpec().num_train
     return t.max_steps or t.epochs * (n // t.batch_size)
 
@@ -148,13 +156,12 @@ def check_rules(cfg: Config, smoke: bool = False, steps: int | None = None,
 
 def map_scores(maps: dict, masks: torch.Tensor) -> dict:
     """The challenge's figures of each named map (N, h, w) against masks (N, H, W): each map
-    upsampled and min-max normalised per image (``scd_lab.eval.protocols.score_maps``).
+    upsampled and min-max normalised per image (``scd_lab.runs.protocols.score_maps``).
 
     Returns:
         ``{name: {"auroc", "polarity", "auroc_per_image_unsigned", "pointing_game",
         "best_iou"}}``; ``auroc`` is pooled over pixels and signed (below 0.5: inverted).
     """
-    from .eval.protocols import score_maps
     metrics, _ = score_maps(maps, masks)
     return {name: {k: m[k] for k in FIGURES} for name, m in metrics.items()}
 
@@ -162,8 +169,6 @@ def map_scores(maps: dict, masks: torch.Tensor) -> dict:
 @torch.no_grad()
 def _init_map(cfg: Config, images: torch.Tensor, transform, device) -> torch.Tensor:
     """M_fg of the network a run of ``cfg`` starts from (seeded as ``build_run`` seeds it)."""
-    from .eval.features import method_maps
-    from .methods import build_method, default_map_name
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.train.seed)
         method = build_method(cfg)
@@ -193,10 +198,6 @@ def score(run, smoke: bool = False, n: int | None = None, ceiling_train: int | N
         "steps", "pairs", "changes", "violations", "ceiling": {...}}``. ``score`` is the signed
         pooled AUROC of M_fg; ``maps`` holds the rows of ``ROWS``, each as :func:`map_scores`.
     """
-    from .eval.map_ceiling import feature_maps, supervised_map_ceiling
-    from .eval.saliency_metrics import centre_prior
-    from .methods import default_map_name
-    from .run import Run, build_data, load_run
 
     tier = TIERS["smoke" if smoke else "full"]
     n, ceiling_train = n or tier["n"], ceiling_train or tier["ceiling_train"]
@@ -243,8 +244,6 @@ def score_run(run_dir, smoke: bool = False, fresh: bool = False, keep_maps: bool
     ``RUN/eval/challenge.json`` (``challenge-smoke.json``) and reused while the run has not
     trained further: the ceiling's training is most of the cost (minutes on the CPU tier).
     ``fresh`` scores again; ``keep_maps`` too (the maps are not kept on disk)."""
-    from .eval.protocols import EVAL_DIR, _write_json
-    from .train import RunDir
 
     path = Path(run_dir) / EVAL_DIR / f"challenge{'-smoke' if smoke else ''}.json"
     finished = (Path(run_dir) / "summary.json").is_file()
@@ -293,9 +292,6 @@ def reference_answers(root=None) -> str:
     answers), read from their files: each run's own map at step 0 and at its end, per image
     (unsigned) and the channel-sum map. Their held-out images are those of each run's own data
     (the ``distinct-*`` runs: distinct-texture images), not the challenge's."""
-    from .methods import default_map_name
-    from .train import RunDir
-    from .viz.explorer import reference_runs
     lines = ["| reference run | data, padding, α, epochs | map | AUROC step 0 → end | "
              "per image, unsigned, end | channel sum end |", "|---|---|---|---|---|---|"]
     runs = reference_runs(root=root)
@@ -319,26 +315,3 @@ def reference_answers(root=None) -> str:
         lines.append(f"| {label} | {what} | {name} | {start}{last[f'{name}/auroc']:.3f} | "
                      f"{last[f'{name}/auroc_per_image_unsigned']:.3f} | {chan} |")
     return "\n".join(lines)
-
-
-def cmd_challenge(args) -> int:
-    scores = [score_run(r, smoke=args.smoke, fresh=args.fresh) for r in args.runs]
-    print(leaderboard_markdown(scores))
-    return 0
-
-
-def register(subparsers) -> None:
-    ap = subparsers.add_parser("challenge", help="score challenge runs; print the leaderboard",
-                               description="Score challenge runs (notebook 09) and print the "
-                                           "leaderboard.")
-    ap.add_argument("runs", nargs="+", help="run directories (with checkpoints/last.pt)")
-    ap.add_argument("--smoke", action="store_true", help="the smoke tier (tiny runs)")
-    ap.add_argument("--fresh", action="store_true",
-                    help="score again instead of reading RUN/eval/challenge.json")
-    ap.set_defaults(fn=cmd_challenge)
-
-
-if __name__ == "__main__":  # python -m scd_lab.challenge RUN... = scd-lab challenge RUN...
-    import sys
-    from .cli import main
-    sys.exit(main(["challenge", *sys.argv[1:]]))

@@ -20,7 +20,10 @@ import math
 import statistics
 from pathlib import Path
 
-from .config import Config, apply_overrides, get_preset
+from ..config import Config, apply_overrides, get_preset
+from ..tables import fmt_mean_se, mean_se
+from ..runs.build import ensure_run
+from ..paths import runs_root
 
 # name -> [(cell label, config overrides)]; the paper's default (α = 1, λ = 0.5, both terms)
 # is a cell of every grid, so each grid reads on its own; it has no overrides, and its runs
@@ -65,7 +68,6 @@ def run_grid(grid: str, seeds=(0, 1, 2), root=None, base: Config | None = None,
     cells: labels to keep (default all). Each row: grid, cell, seed, the METRICS and the
     run's folder.
     """
-    from .run import ensure_run, runs_root
     if grid not in GRIDS:
         raise KeyError(f"unknown grid {grid!r}; one of {sorted(GRIDS)}")
     root = Path(root) if root is not None else runs_root() / "sweep"
@@ -86,15 +88,6 @@ def run_grid(grid: str, seeds=(0, 1, 2), root=None, base: Config | None = None,
     return rows
 
 
-def mean_se(values) -> tuple[float, float, int]:
-    """(mean, standard error of the mean, n); se is nan for one value."""
-    values = [float(v) for v in values if v is not None and not math.isnan(float(v))]
-    if not values:
-        return math.nan, math.nan, 0
-    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else math.nan
-    return statistics.mean(values), se, len(values)
-
-
 def summarise(rows: list[dict]) -> list[dict]:
     """One row per cell, in grid order: n seeds and mean/se of each metric."""
     out: dict[str, dict] = {}
@@ -107,13 +100,6 @@ def summarise(rows: list[dict]) -> list[dict]:
             entry[k], entry[k + "_se"], _ = mean_se([r[k] for r in cell["rows"]])
         table.append(entry)
     return table
-
-
-def fmt_mean_se(m: float, se: float) -> str:
-    """"m ± se" to 3 decimals; "m" alone when se is nan (one value), "-" when m is nan."""
-    if math.isnan(m):
-        return "-"
-    return f"{m:.3f}" if math.isnan(se) else f"{m:.3f} ± {se:.3f}"
 
 
 def table_markdown(summary: list[dict]) -> str:
@@ -139,57 +125,3 @@ def within_noise(summary: list[dict], metric: str = "knn", z: float = 2.0) -> li
             if abs(diff) > z * se:
                 says.append(f"{b['cell']} vs {a['cell']}: {diff:+.3f} ({abs(diff) / se:.1f} se)")
     return says
-
-
-def cmd_sweep(args) -> int:
-    from .errors import UserError
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise UserError(f"--seeds {args.seeds!r}: give integers separated by commas, "
-                        "e.g. --seeds 0,1,2") from None
-    if not seeds:
-        raise UserError("--seeds is empty; give seeds like --seeds 0,1,2")
-    cells = None
-    if args.cells:
-        cells = [c.strip() for c in args.cells.split(",")]
-        known = [label for g in args.grid for label, _ in GRIDS[g]]
-        bad = [c for c in cells if c not in known]
-        if bad:
-            raise UserError(f"--cells {bad[0]!r} is not a cell of {' '.join(args.grid)}; "
-                            f"one of {known}")
-    for path in (args.json, args.plot):
-        if path and not Path(path).resolve().parent.is_dir():
-            raise UserError(f"the folder of {path!r} does not exist; create it first")
-    rows, summaries = [], {}
-    for grid in args.grid:
-        grid_rows = run_grid(grid, seeds, args.out, base_config(args.set), cells,
-                             log=None if args.quiet else print)
-        rows += grid_rows
-        summaries[grid] = summarise(grid_rows)
-        print(f"\n{grid}\n" + table_markdown(summaries[grid]))
-        for said in within_noise(summaries[grid]):
-            print(f"  beyond 2 se: {said}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "summary": summaries}, indent=1))
-    if args.plot:
-        from .viz.plots import plot_sweep
-        plot_sweep({g: s for g, s in summaries.items() if s}).savefig(args.plot, dpi=120)
-        print(f"figure: {args.plot}")
-    return 0
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("sweep", help="SCD's α, λ and term ablation as a resumable grid",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("grid", nargs="+", choices=sorted(GRIDS), help="which grids, in order")
-    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
-    p.add_argument("--cells", default=None, help="comma-separated cell labels (default all)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
-                   help="override the tier's config (repeatable), e.g. --set train.epochs=1")
-    p.add_argument("--out", default=None, help="root folder (default runs/sweep)")
-    p.add_argument("--json", default=None, help="also write rows and summary to this file")
-    p.add_argument("--plot", default=None, help="also draw the grids into this image file")
-    p.add_argument("--quiet", action="store_true", help="no per-run lines")
-    p.set_defaults(fn=cmd_sweep)

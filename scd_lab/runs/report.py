@@ -17,7 +17,10 @@ import math
 from pathlib import Path
 
 from ..errors import RunError
-from .protocols import EvalError, evaluate_saliency, knn_eval, linear_eval, subject
+from .protocols import _bar, EvalError, evaluate_saliency, knn_eval, linear_eval, subject
+from ..tables import table_csv, table_markdown
+from ..rundir import RunDir
+from ..eval.saliency_metrics import minmax_normalize, upsample_maps
 
 MAP_COLUMNS = (("auroc", "AUROC"), ("best_iou", "best IoU"), ("pointing_game", "pointing"))
 MAP_ORDER = ("scd_fg", "lewel_maxvar", "channel_sum", "gradcam", "centre_prior")
@@ -45,7 +48,6 @@ def _last(records: list[dict], key: str):
 def run_row(run_dir, label: str | None = None, compute: bool = True,
             progress: bool = False) -> dict:
     """The report's figures of one run (see module docstring); keys are column names."""
-    from ..train.rundir import RunDir
     rd = RunDir(run_dir)
     cfg = rd.config()  # RunError when there is no run
     ev = rd.path / "eval"
@@ -127,29 +129,6 @@ def _aligned(rows: list[dict]) -> list[dict]:
     return [{c: r.get(c) for c in cols} for r in rows]
 
 
-def _cell(v, md: bool) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–" if md else ""
-    if isinstance(v, float):
-        return f"{v:.3f}" if md else f"{v:.6g}"
-    return str(v)
-
-
-def table_markdown(rows: list[dict]) -> str:
-    cols = list(rows[0])
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_cell(r[c], True) for c in cols) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
-
-
-def table_csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(list(rows[0]))
-    w.writerows([[_cell(r[c], False) for c in rows[0]] for r in rows])
-    return buf.getvalue()
-
-
 def write_table(rows: list[dict], stem) -> tuple[Path, Path]:
     """``stem.md`` and ``stem.csv`` of rows (dicts with the same keys)."""
     stem = Path(stem)
@@ -163,7 +142,6 @@ def write_table(rows: list[dict], stem) -> tuple[Path, Path]:
 def curves(run_dirs) -> tuple[list[dict], list[dict]]:
     """Long-form records of the monitors: kNN ({run, epoch, k, top1}) and map AUROC ({run,
     epoch, map, auroc}), from each run's ``metrics.jsonl``."""
-    from ..train.rundir import RunDir
     knn, sal = [], []
     for path, label in zip(run_dirs, _labels(run_dirs)):
         for r in RunDir(path).metrics():
@@ -234,8 +212,6 @@ def saliency_figures(images, masks, maps: dict, out_dir, names: list[str] | None
     image, min-max normalised), titled with the map's per-image AUROC when given."""
     from matplotlib.figure import Figure
 
-    from .protocols import _bar
-    from .saliency_metrics import minmax_normalize, upsample_maps
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     n = len(images) if limit is None else min(limit, len(images))

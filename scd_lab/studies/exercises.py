@@ -16,9 +16,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .losses import info_nce_loss, semantic_discrimination_loss
-from .methods.lewel import alignment_maps_from_z
-from .models import weighted_avg_pool
+from ..losses import info_nce_loss, semantic_discrimination_loss
+from ..methods.lewel import alignment_maps_from_z
+from ..models import weighted_avg_pool
 
 
 def _run(name: str, fn, *args):

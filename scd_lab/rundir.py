@@ -30,9 +30,9 @@ from pathlib import Path
 
 import torch
 
-from ..config import Config, load_yaml, save_yaml
-from ..errors import RunError
-from ..io import atomic_torch_save
+from .config import Config, load_yaml, save_yaml
+from .errors import RunError
+from .io import atomic_torch_save
 
 
 class RunDir:

@@ -31,9 +31,9 @@ from torch import Tensor, nn
 from ..data.augment import warp_masks
 from ..losses import semantic_discrimination_loss
 from ..methods import BYOL, LEWEL, SCD, Encoded
-from ..methods.base import momentum_at
+from ..schedules import momentum_at
 from ..models import weighted_avg_pool
-from .saliency_metrics import saliency_report, upsample_maps
+from ..eval.saliency_metrics import saliency_report, upsample_maps
 
 EVAL_BATCH = 256
 EXAMPLES = 8  # held-out images whose final map a probe returns (``example_maps``)

@@ -1,6 +1,6 @@
 """The evaluation protocols of ``scd-lab eval``, as functions for notebooks.
 
-Each function takes a loaded run (``scd_lab.run.load_run``), a run directory, or a method held
+Each function takes a loaded run (``scd_lab.runs.build.load_run``), a run directory, or a method held
 in memory together with its data, and returns plain dicts:
 
     run = load_run("runs/cpu-scd-byol")
@@ -21,6 +21,7 @@ probe's weights in ``linear_{gap,fg}.pt`` (Grad-CAM reuses ``linear_gap.pt``),
 from __future__ import annotations
 
 import json
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -32,9 +33,18 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..errors import UserError
-from .features import eval_mode
-from .knn import knn_top1
-from .saliency_metrics import centre_prior, pointing_game, saliency_report, upsample_maps
+from ..eval.features import eval_mode
+from ..eval.knn import knn_top1
+from ..eval.saliency_metrics import (centre_prior, minmax_normalize, per_image_aurocs,
+                                     pointing_game, saliency_report, upsample_maps)
+from ..data.augment import eval_transform
+from .build import build_monitors
+from .load import Run, load_run
+from ..eval.linear import linear_probe
+from ..eval.semi import finetune, label_subset
+from ..eval.attribution import gradcam_maps
+from ..methods import default_map_name
+from .export import detectron2_pickle, torchvision_state_dict, trunk_layout
 
 KNN_KS = (20, 200)
 EVAL_DIR = "eval"
@@ -86,7 +96,6 @@ class Subject:
 
 
 def _default_transform(device):
-    from ..data.augment import eval_transform
     return lambda x: eval_transform(x.to(device), x.shape[-1])
 
 
@@ -101,7 +110,6 @@ def subject(run_or_method, train=None, test=None, transform=None) -> Subject:
     """
     if isinstance(run_or_method, Subject):
         return run_or_method
-    from ..run import Run, load_run
     if isinstance(run_or_method, (str, os.PathLike)):
         path = Path(run_or_method)
         if not path.is_dir():
@@ -212,7 +220,6 @@ def linear_eval(run_or_method, features: str = "gap", epochs: int = 100, lr: flo
     Raises:
         EvalError: ``features`` not gap/fg, or ``fg`` for a method without SCD's map.
     """
-    from .linear import linear_probe
     if features not in ("gap", "fg"):
         raise EvalError(f"--features must be gap or fg, got {features!r}")
     if epochs < 1:
@@ -299,7 +306,6 @@ def semi_eval(run_or_method, labels: str | float = "10%", epochs: int = 5, lr: f
     With ``save`` and a run, the drawn indices go to ``RUN/eval/semi_{P}pct_indices.pt`` and
     the figures to ``RUN/eval/semi_{P}pct.json``.
     """
-    from .semi import finetune, label_subset
     frac, tag = parse_fraction(labels)
     if epochs < 1:
         raise EvalError(f"--epochs must be at least 1, got {epochs}")
@@ -345,7 +351,6 @@ def saliency_maps(run_or_method, images: Tensor, gradcam: bool | nn.Linear = Tru
     elif isinstance(gradcam, nn.Module):
         head = gradcam
     if head is not None:
-        from .attribution import gradcam_maps
         head = head.to(s.device)
     for chunk in _bar(images.split(batch), progress, desc="saliency maps", unit="batch"):
         x = s.transform(chunk)
@@ -366,7 +371,6 @@ def score_maps(maps: dict[str, Tensor], masks: Tensor) -> tuple[dict, dict]:
     """Figures of every map against masks (B, H, W): each map upsampled bilinearly from
     feature resolution to the masks' size, then ``saliency_report`` (per-image min-max) and the
     pointing game. Returns ({name: {figure: value}}, {name: per-image AUROC (B,)})."""
-    from .saliency_metrics import minmax_normalize, per_image_aurocs
     metrics, per_image = {}, {}
     masks = masks.cpu()
     for name, m in maps.items():
@@ -418,7 +422,6 @@ def evaluate_saliency(run_or_method, images: Tensor | None = None, masks: Tensor
     metrics, per_image = score_maps(maps, masks)
     default = None
     if s.cfg is not None:
-        from ..methods import default_map_name
         default = default_map_name(s.cfg.method.name)
     out = {**_head(s), "num_images": len(images), "default_map": default, "metrics": metrics,
            "per_image_auroc": per_image, "maps": maps}
@@ -525,7 +528,7 @@ def input_size(run_or_method, default: int = 64) -> int:
 
 def export_run(run_or_method, format: str = "torchvision", out=None) -> dict:
     """Write the online trunk for torchvision (a state dict, zero ``fc``) or Detectron2 (the
-    pickle layout of MoCo's converter), see ``scd_lab.eval.export``.
+    pickle layout of MoCo's converter), see ``scd_lab.runs.export``.
 
     ``out`` defaults to ``RUN/export/{arch}_{method}.pth`` (torchvision) or ``.pkl``.
 
@@ -533,7 +536,6 @@ def export_run(run_or_method, format: str = "torchvision", out=None) -> dict:
         EvalError: unknown format, no ``out`` for a method in memory, or a trunk that is no
             torchvision ResNet (``resnet_tiny``).
     """
-    from .export import detectron2_pickle, torchvision_state_dict, trunk_layout
     if format not in EXPORT_FORMATS:
         raise EvalError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
     s = subject(run_or_method)
@@ -564,3 +566,14 @@ __all__ = ["EvalError", "Subject", "subject", "knn_eval", "linear_eval", "probe_
            "gap_probe", "parse_fraction", "semi_eval", "saliency_maps", "score_maps",
            "evaluate_saliency", "json_ready", "read_image_mask_folder", "input_size",
            "export_run"]
+
+
+def evaluate_run(run_dir: str) -> dict:
+    """Load the run (``load_run``) and measure kNN and saliency on its held-out images, with
+    the same monitors and images as during training. Nothing is written to the run."""
+    run = load_run(run_dir)
+    out = {"run_dir": str(run_dir), "step": run.step, "epoch": run.epoch}
+    for monitor in build_monitors(run.cfg, run.train, run.test):
+        out.update(monitor.compute(run.method, run.eval_input, contextlib.nullcontext))
+    return out
+

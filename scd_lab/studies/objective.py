@@ -3,7 +3,7 @@
 One *cell* is a trunk (``random``: the config's architecture at random init with BN
 calibrated on augmented views; or a run directory: its trained online encoder, e.g. of a
 ``supervised`` run), a dataset, the heads (``scd`` or ``lewel``) and the margin α. For each
-seed the frozen-feature probe (``scd_lab.eval.objective``) trains the heads and measures the
+seed the frozen-feature probe (``scd_lab.studies.probe``) trains the heads and measures the
 map on 500 held-out images; with ``--oracle`` the loss L_d reached with the map fixed to the
 mask and to its inverse is recorded too. Each seed's result is a JSON file: the study is
 resumable (finished seeds are skipped) and can run in the background. ``--device cuda``
@@ -19,8 +19,17 @@ from pathlib import Path
 
 import torch
 
-from .config import apply_overrides, get_preset
-from .errors import UserError
+from ..config import apply_overrides, get_preset, load_yaml, resolve
+from ..errors import UserError
+from ..train.trainer import resolve_device
+from ..runs.build import build_augment, build_data
+from ..runs.load import load_run
+from ..models import backbone_from_config, channel_sum_map
+from .probe import calibrate_bn, objective_probe, oracle_loss, view_pool
+from ..tables import fmt_mean_se, mean_se
+from ..eval.knn import knn_top1
+from ..eval.map_ceiling import feature_maps, supervised_map_ceiling
+from ..eval.saliency_metrics import auroc
 
 DATA = {"default": [], "distinct": ["data.num_classes=5", "data.distinct_textures=true",
                                     "data.camouflage=0.0"]}
@@ -32,20 +41,15 @@ SHIPPED = Path(__file__).resolve().parents[1] / "data" / "study"
 
 def _device(device: str) -> torch.device:
     """``--device``: ``cpu``, ``cuda`` or ``cuda:N``; a GPU that torch cannot see is one line."""
-    from .train.trainer import resolve_device
     return resolve_device(device, "--device")
 
 
 def _trunk_and_data(trunk: str, data: str | None, seed: int, device="cpu"):
     """(trunk, cfg): a run's online encoder (eval mode) or a calibrated random one, on
     ``device`` (the data stays on the CPU)."""
-    from .run import build_augment, build_data, load_run
     if trunk == "random":
         cfg = apply_overrides(get_preset("cpu"), DATA[data or "default"])
-        from .config import resolve
         cfg = resolve(cfg)
-        from .models import backbone_from_config
-        from .eval.objective import calibrate_bn
         train, test = build_data(cfg.data)
         torch.manual_seed(seed)
         net = calibrate_bn(backbone_from_config(cfg.backbone).to(device), train.images,
@@ -70,8 +74,6 @@ def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd"
              progress: bool = True, device="cpu") -> list[dict]:
     """Run (or read back) every seed of one cell on ``device``; returns the per-seed results
     (a finished seed is read back whatever device it ran on)."""
-    from .eval.objective import objective_probe, oracle_loss, view_pool
-    from .run import build_augment
     results = []
     for seed in seeds:
         path = out / f"seed{seed}.json"
@@ -119,7 +121,6 @@ def run_cell(trunk: str, out: Path, data: str | None = None, method: str = "scd"
 
 def _mse(values: list[float]) -> str:
     """mean ± standard error over seeds (``sweep.mean_se``, formatted by ``fmt_mean_se``)."""
-    from .sweep import fmt_mean_se, mean_se
     return fmt_mean_se(*mean_se(values)[:2])
 
 
@@ -156,46 +157,12 @@ def _oracle(results: list[dict], key: str) -> str:
     return _mse(values) + n
 
 
-def cmd_objective(args) -> int:
-    heads = {}
-    for item in args.set or []:
-        key, _, value = item.partition("=")
-        if key not in ("semantic_predictor", "semantic_bn"):
-            raise UserError(f"--set {item!r}: only semantic_predictor=true|false and "
-                            "semantic_bn=separate|joint change the heads")
-        heads[key] = value.lower() == "true" if key == "semantic_predictor" else value
-    try:
-        oracle = args.oracle == "all" or (
-            [int(s) for s in args.oracle.split(",") if s.strip()] if args.oracle else False)
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise UserError(f"--seeds {args.seeds!r} / --oracle {args.oracle!r}: give integers "
-                        "separated by commas, e.g. --seeds 0,1,2 --oracle 0") from None
-    device = _device(args.device)
-    own = "default" if args.trunk == "random" else "own"
-    label = args.label or "-".join(
-        [Path(args.trunk).name, args.data or own, args.method, f"a{args.alpha:g}"]
-        + [f"{k}={v}" for k, v in heads.items()])
-    from .run import runs_root
-    out = Path(args.out) if args.out else runs_root() / "study"
-    results = run_cell(args.trunk, out / label, args.data, args.method, args.alpha,
-                       seeds, args.steps, args.batch, oracle, heads,
-                       progress=not args.quiet, device=device)
-    print(HEADER + "\n" + row(results))
-    return 0
-
-
 def trunk_report(trunk: str, data: str | None = None, n_train: int = 2000,
                  ceiling_steps: int = 1500, device="cpu") -> dict:
     """What a frozen trunk offers a map, on the study's held-out images: kNN top-1 of its GAP
     features (bank: the first ``n_train`` training images), the pooled AUROC of its
     channel-sum map, and the supervised ceiling of SCD's map architecture on it (the trunk
     and the ceiling's training on ``device``)."""
-    from .eval.knn import knn_top1
-    from .eval.map_ceiling import feature_maps, supervised_map_ceiling
-    from .eval.saliency_metrics import auroc
-    from .models import channel_sum_map
-    from .run import build_augment
     net, cfg, (train, test) = _trunk_and_data(trunk, data, 0, device)
     eval_input = build_augment(cfg.data).eval_input
     transform = lambda x: eval_input(x.to(device))  # noqa: E731
@@ -220,23 +187,6 @@ def trunks_markdown(rows: list[dict]) -> str:
         f"{r['ceiling_auroc']:.3f} |" for r in rows])
 
 
-def cmd_trunks(args) -> int:
-    device = _device(args.device)
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise UserError(f"the folder of --json {args.json!r} does not exist; create it first")
-    rows = []
-    for item in args.trunks:
-        trunk, _, data = item.partition(":")
-        if data and data not in DATA:
-            raise UserError(f"{item!r}: the data after ':' must be one of {sorted(DATA)}")
-        rows.append(trunk_report(trunk, data or None, ceiling_steps=args.ceiling_steps,
-                                 device=device))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
-    print(trunks_markdown(rows))
-    return 0
-
-
 def read_cells(root) -> dict[str, list[dict]]:
     """Every cell under ``root`` with at least one finished seed: {cell name: [per-seed
     results]}, cells and seeds in name order."""
@@ -249,34 +199,8 @@ def read_cells(root) -> dict[str, list[dict]]:
             for c in cells if any(c.glob("seed*.json"))}
 
 
-def cmd_table(args) -> int:
-    root = Path(args.out) if args.out else None
-    if root is None:
-        from .run import runs_root
-        root = runs_root() / "study"
-    cells = read_cells(root)
-    if not cells:
-        raise UserError(f"no study cells in {str(root)!r}; run `scd-lab study objective` first")
-    if args.per_seed:
-        print("| cell | seed | map AUROC step 0 | map AUROC end | polarity | per image, unsigned |"
-              " L_d learned |\n|---|---|---|---|---|---|---|")
-        for cell, results in cells.items():
-            for r in results:
-                a, b = r["history"][0], r["history"][-1]
-                loss = _named_loss(r, f"{r['final_loss']:.4f}")
-                print(f"| {cell} | {r['seed']} | {a['auroc']:.3f} | {b['auroc']:.3f} | "
-                      f"{b['polarity']:+d} | {b['auroc_per_image_unsigned']:.3f} | {loss} |")
-        return 0
-    print(HEADER)
-    for results in cells.values():
-        print(row(results))
-    return 0
-
-
 def held_examples(trunk: str, data: str, n: int = 8):
     """The first ``n`` held-out images and masks of a cell's data (no trunk is loaded)."""
-    from .config import load_yaml, resolve
-    from .run import build_data
     if trunk == "random":  # as _trunk_and_data builds it
         cfg = resolve(apply_overrides(get_preset("cpu"), DATA[data if data in DATA else "default"]))
     else:  # the run's data, with the named data's overrides if any
@@ -285,78 +209,3 @@ def held_examples(trunk: str, data: str, n: int = 8):
             cfg = apply_overrides(cfg, DATA[data])
     test = build_data(cfg.data)[1]
     return test.images[:n], test.masks[:n]
-
-
-def cmd_figures(args) -> int:
-    from .viz.plots import plot_oracle_losses, plot_study_maps
-    root = Path(args.results) if args.results else None
-    if root is None:
-        from .run import runs_root
-        root = runs_root() / "study"
-    out = Path(args.out)
-    if not out.is_dir():
-        raise UserError(f"--out {args.out!r} is not a folder; create it first")
-    cells = read_cells(root)
-    if not cells:
-        raise UserError(f"no study cells in {str(root)!r}; run `scd-lab study objective` first")
-    cells = {c: r for c, r in cells.items() if r[0].get("method", "scd") == "scd"}
-    plot_oracle_losses(cells).savefig(out / "study-oracle.png", dpi=120)
-    print(f"wrote {out / 'study-oracle.png'}")
-    keep = [c for c in (args.cells.split(",") if args.cells else cells)
-            if c in cells and "example_maps" in cells[c][0]]
-    if not keep:
-        print("no cell has seed 0's example maps (a result of an older kit): the maps figure "
-              "is left out; delete the cell's seed0.json and run it again to make them")
-        return 0
-    examples = {c: held_examples(cells[c][0]["trunk"], cells[c][0]["data"]) for c in keep}
-    plot_study_maps({c: cells[c] for c in keep}, examples).savefig(out / "study-maps.png",
-                                                                  dpi=120)
-    print(f"wrote {out / 'study-maps.png'}")
-    return 0
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("study", help="the study of what SCD's objective prefers",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="study_command", required=True)
-    o = sub.add_parser("objective", help="train only the heads on a frozen trunk, seed by seed")
-    o.add_argument("--trunk", required=True, help="'random' or a run directory")
-    o.add_argument("--data", choices=sorted(DATA), default=None,
-                   help="dataset (default: the run's own; 'default' for a random trunk)")
-    o.add_argument("--method", choices=("scd", "lewel"), default="scd", help="heads to train")
-    o.add_argument("--alpha", type=float, default=1.0, help="SCD's margin (default 1)")
-    o.add_argument("--seeds", default="0,1,2", help="comma-separated head seeds (default 0,1,2)")
-    o.add_argument("--steps", type=int, default=2000, help="head training steps (default 2000)")
-    o.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
-    o.add_argument("--oracle", nargs="?", const="all", default=None, metavar="SEEDS",
-                   help="also L_d with the map fixed to the mask and to its inverse (for every "
-                        "seed, or only the comma-separated SEEDS given)")
-    o.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="semantic_predictor=true or semantic_bn=joint (repeatable)")
-    o.add_argument("--out", default=None,
-                   help="results folder (default runs/study at the repository root)")
-    o.add_argument("--label", default=None, help="cell name (default from the arguments)")
-    o.add_argument("--quiet", action="store_true", help="no progress bars")
-    o.add_argument("--device", default="cpu",
-                   help="cpu (default), cuda or cuda:N: where the trunk and heads run")
-    o.set_defaults(fn=cmd_objective)
-    t = sub.add_parser("trunks", help="kNN, channel-sum map and map ceiling of frozen trunks")
-    t.add_argument("trunks", nargs="+", metavar="TRUNK[:DATA]",
-                   help="'random' or a run directory, optionally ':default' or ':distinct'")
-    t.add_argument("--ceiling-steps", type=int, default=1500,
-                   help="training steps of the supervised map ceiling (default 1500)")
-    t.add_argument("--json", default=None, help="also write the rows to this file")
-    t.add_argument("--device", default="cpu",
-                   help="cpu (default), cuda or cuda:N: where the trunk and the ceiling run")
-    t.set_defaults(fn=cmd_trunks)
-    b = sub.add_parser("table", help="the table of every finished study cell")
-    b.add_argument("--out", default=None, help="results folder (default runs/study)")
-    b.add_argument("--per-seed", action="store_true", help="one row per seed")
-    b.set_defaults(fn=cmd_table)
-    f = sub.add_parser("figures", help="the study's figures: L_d of learned map vs mask vs "
-                                       "inverse, and the learned maps")
-    f.add_argument("--out", required=True, help="folder for study-oracle.png, study-maps.png")
-    f.add_argument("--results", default=None, help="study folder (default runs/study)")
-    f.add_argument("--cells", default=None, help="comma-separated cells for the maps figure")
-    f.set_defaults(fn=cmd_figures)

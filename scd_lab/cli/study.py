@@ -1,0 +1,152 @@
+"""``scd-lab study objective | trunks | table | figures``: the objective study (``studies.objective``)."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import UserError
+from ..studies.objective import (DATA, HEADER, _device, _named_loss, held_examples, read_cells, row, run_cell, trunk_report, trunks_markdown)
+from ..paths import runs_root
+from ..viz.plots import plot_oracle_losses, plot_study_maps
+
+
+def cmd_objective(args) -> int:
+    heads = {}
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        if key not in ("semantic_predictor", "semantic_bn"):
+            raise UserError(f"--set {item!r}: only semantic_predictor=true|false and "
+                            "semantic_bn=separate|joint change the heads")
+        heads[key] = value.lower() == "true" if key == "semantic_predictor" else value
+    try:
+        oracle = args.oracle == "all" or (
+            [int(s) for s in args.oracle.split(",") if s.strip()] if args.oracle else False)
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds {args.seeds!r} / --oracle {args.oracle!r}: give integers "
+                        "separated by commas, e.g. --seeds 0,1,2 --oracle 0") from None
+    device = _device(args.device)
+    own = "default" if args.trunk == "random" else "own"
+    label = args.label or "-".join(
+        [Path(args.trunk).name, args.data or own, args.method, f"a{args.alpha:g}"]
+        + [f"{k}={v}" for k, v in heads.items()])
+    out = Path(args.out) if args.out else runs_root() / "study"
+    results = run_cell(args.trunk, out / label, args.data, args.method, args.alpha,
+                       seeds, args.steps, args.batch, oracle, heads,
+                       progress=not args.quiet, device=device)
+    print(HEADER + "\n" + row(results))
+    return 0
+
+
+def cmd_trunks(args) -> int:
+    device = _device(args.device)
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise UserError(f"the folder of --json {args.json!r} does not exist; create it first")
+    rows = []
+    for item in args.trunks:
+        trunk, _, data = item.partition(":")
+        if data and data not in DATA:
+            raise UserError(f"{item!r}: the data after ':' must be one of {sorted(DATA)}")
+        rows.append(trunk_report(trunk, data or None, ceiling_steps=args.ceiling_steps,
+                                 device=device))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    print(trunks_markdown(rows))
+    return 0
+
+
+def cmd_table(args) -> int:
+    root = Path(args.out) if args.out else None
+    if root is None:
+        root = runs_root() / "study"
+    cells = read_cells(root)
+    if not cells:
+        raise UserError(f"no study cells in {str(root)!r}; run `scd-lab study objective` first")
+    if args.per_seed:
+        print("| cell | seed | map AUROC step 0 | map AUROC end | polarity | per image, unsigned |"
+              " L_d learned |\n|---|---|---|---|---|---|---|")
+        for cell, results in cells.items():
+            for r in results:
+                a, b = r["history"][0], r["history"][-1]
+                loss = _named_loss(r, f"{r['final_loss']:.4f}")
+                print(f"| {cell} | {r['seed']} | {a['auroc']:.3f} | {b['auroc']:.3f} | "
+                      f"{b['polarity']:+d} | {b['auroc_per_image_unsigned']:.3f} | {loss} |")
+        return 0
+    print(HEADER)
+    for results in cells.values():
+        print(row(results))
+    return 0
+
+
+def cmd_figures(args) -> int:
+    root = Path(args.results) if args.results else None
+    if root is None:
+        root = runs_root() / "study"
+    out = Path(args.out)
+    if not out.is_dir():
+        raise UserError(f"--out {args.out!r} is not a folder; create it first")
+    cells = read_cells(root)
+    if not cells:
+        raise UserError(f"no study cells in {str(root)!r}; run `scd-lab study objective` first")
+    cells = {c: r for c, r in cells.items() if r[0].get("method", "scd") == "scd"}
+    plot_oracle_losses(cells).savefig(out / "study-oracle.png", dpi=120)
+    print(f"wrote {out / 'study-oracle.png'}")
+    keep = [c for c in (args.cells.split(",") if args.cells else cells)
+            if c in cells and "example_maps" in cells[c][0]]
+    if not keep:
+        print("no cell has seed 0's example maps (a result of an older kit): the maps figure "
+              "is left out; delete the cell's seed0.json and run it again to make them")
+        return 0
+    examples = {c: held_examples(cells[c][0]["trunk"], cells[c][0]["data"]) for c in keep}
+    plot_study_maps({c: cells[c] for c in keep}, examples).savefig(out / "study-maps.png",
+                                                                  dpi=120)
+    print(f"wrote {out / 'study-maps.png'}")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("study", help="the study of what SCD's objective prefers",
+                              description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="study_command", required=True)
+    o = sub.add_parser("objective", help="train only the heads on a frozen trunk, seed by seed")
+    o.add_argument("--trunk", required=True, help="'random' or a run directory")
+    o.add_argument("--data", choices=sorted(DATA), default=None,
+                   help="dataset (default: the run's own; 'default' for a random trunk)")
+    o.add_argument("--method", choices=("scd", "lewel"), default="scd", help="heads to train")
+    o.add_argument("--alpha", type=float, default=1.0, help="SCD's margin (default 1)")
+    o.add_argument("--seeds", default="0,1,2", help="comma-separated head seeds (default 0,1,2)")
+    o.add_argument("--steps", type=int, default=2000, help="head training steps (default 2000)")
+    o.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
+    o.add_argument("--oracle", nargs="?", const="all", default=None, metavar="SEEDS",
+                   help="also L_d with the map fixed to the mask and to its inverse (for every "
+                        "seed, or only the comma-separated SEEDS given)")
+    o.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="semantic_predictor=true or semantic_bn=joint (repeatable)")
+    o.add_argument("--out", default=None,
+                   help="results folder (default runs/study at the repository root)")
+    o.add_argument("--label", default=None, help="cell name (default from the arguments)")
+    o.add_argument("--quiet", action="store_true", help="no progress bars")
+    o.add_argument("--device", default="cpu",
+                   help="cpu (default), cuda or cuda:N: where the trunk and heads run")
+    o.set_defaults(fn=cmd_objective)
+    t = sub.add_parser("trunks", help="kNN, channel-sum map and map ceiling of frozen trunks")
+    t.add_argument("trunks", nargs="+", metavar="TRUNK[:DATA]",
+                   help="'random' or a run directory, optionally ':default' or ':distinct'")
+    t.add_argument("--ceiling-steps", type=int, default=1500,
+                   help="training steps of the supervised map ceiling (default 1500)")
+    t.add_argument("--json", default=None, help="also write the rows to this file")
+    t.add_argument("--device", default="cpu",
+                   help="cpu (default), cuda or cuda:N: where the trunk and the ceiling run")
+    t.set_defaults(fn=cmd_trunks)
+    b = sub.add_parser("table", help="the table of every finished study cell")
+    b.add_argument("--out", default=None, help="results folder (default runs/study)")
+    b.add_argument("--per-seed", action="store_true", help="one row per seed")
+    b.set_defaults(fn=cmd_table)
+    f = sub.add_parser("figures", help="the study's figures: L_d of learned map vs mask vs "
+                                       "inverse, and the learned maps")
+    f.add_argument("--out", required=True, help="folder for study-oracle.png, study-maps.png")
+    f.add_argument("--results", default=None, help="study folder (default runs/study)")
+    f.add_argument("--cells", default=None, help="comma-separated cells for the maps figure")
+    f.set_defaults(fn=cmd_figures)
