@@ -16,3 +16,19 @@ def runs_root() -> Path:
     if (repo / "pyproject.toml").is_file() and (repo / "scd_lab").is_dir():
         return repo / "runs"
     return Path.cwd() / "runs"
+
+
+def shipped_dir() -> Path:
+    """The small files the kit ships: the objective study's results (``study/``) and the
+    reference runs (``reference_runs/``)."""
+    return Path(__file__).resolve().parents[1] / "data"
+
+
+def reference_runs_dir() -> Path:
+    """The shipped reference runs, one folder each."""
+    return shipped_dir() / "reference_runs"
+
+
+def study_dir() -> Path:
+    """The shipped results of the objective study (``scd-lab study table`` reads them)."""
+    return shipped_dir() / "study"

@@ -26,6 +26,7 @@ from ..runs.build import build_augment, build_data
 from ..runs.load import load_run
 from ..models import backbone_from_config, channel_sum_map
 from .probe import calibrate_bn, objective_probe, oracle_loss, view_pool
+from ..paths import study_dir
 from ..tables import fmt_mean_se, mean_se
 from ..eval.knn import knn_top1
 from ..eval.map_ceiling import feature_maps, supervised_map_ceiling
@@ -36,7 +37,7 @@ DATA = {"default": [], "distinct": ["data.num_classes=5", "data.distinct_texture
 HELD = 500
 LAM = 0.5  # λ of the probe's λ·L_d (SCD's default), and of the oracle's
 # the shipped results of scripts/findings.sh (docs/findings.md); notebook 07 reads them
-SHIPPED = Path(__file__).resolve().parents[1] / "data" / "study"
+SHIPPED = study_dir()
 
 
 def _device(device: str) -> torch.device:

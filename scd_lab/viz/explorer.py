@@ -37,6 +37,7 @@ import torch
 from ..errors import RunError
 from ..rundir import RunDir
 from ..config import apply_overrides, get_preset
+from ..paths import reference_runs_dir
 from ..runs.build import ensure_run
 from ..paths import runs_root
 from ..methods import default_map_name
@@ -777,8 +778,7 @@ def reference_runs(group: str | None = None, root=None) -> dict[str, Path]:
     ``"-" + group`` (``"demo"``: the demo's runs; ``"distinct"``: the distinct-texture runs
     and their supervised ceiling), which share their probe images and can be shown together.
     ``root`` defaults to the repository's ``data/reference_runs``."""
-    root = Path(root) if root is not None else \
-        Path(__file__).resolve().parents[2] / "data" / "reference_runs"
+    root = Path(root) if root is not None else reference_runs_dir()
     if not root.is_dir():
         return {}
     runs = {p.name: p for p in sorted(root.iterdir())
