@@ -36,39 +36,35 @@ def _in100_r18() -> Config:
     )
 
 
+def _paper_r50(preset: str, method: MethodConfig, optim: OptimConfig, batch_size: int,
+               crop_scale_min: float | None = None) -> Config:
+    """The papers' ImageNet setting: ResNet-50, 224 px crops of 256 px images, 200 epochs."""
+    data = DataConfig(dataset="folder", root="data/imagenet", image_size=256, crop_size=224)
+    if crop_scale_min is not None:
+        data.crop_scale_min = crop_scale_min
+    return Config(preset=preset, backbone=BackboneConfig(arch="resnet50"), method=method,
+                  data=data, optim=optim,
+                  train=TrainConfig(epochs=200, batch_size=batch_size, knn_every=10,
+                                    snapshot_every=10))
+
+
 def _paper_scd_moco() -> Config:
-    return Config(
-        preset="paper-scd-moco-r50",
-        backbone=BackboneConfig(arch="resnet50"),
-        method=MethodConfig(name="scd-moco"),
-        data=DataConfig(dataset="folder", root="data/imagenet", image_size=256, crop_size=224),
-        optim=OptimConfig(optimizer="sgd", lr=0.06, lr_scaling="none", weight_decay=1e-4),
-        train=TrainConfig(epochs=200, batch_size=256, knn_every=10, snapshot_every=10),
-    )
+    return _paper_r50("paper-scd-moco-r50", MethodConfig(name="scd-moco"),
+                      OptimConfig(optimizer="sgd", lr=0.06, lr_scaling="none",
+                                  weight_decay=1e-4), batch_size=256)
 
 
 def _paper_scd_byol() -> Config:
-    return Config(
-        preset="paper-scd-byol-r50",
-        backbone=BackboneConfig(arch="resnet50"),
-        method=MethodConfig(name="scd-byol"),
-        data=DataConfig(dataset="folder", root="data/imagenet", image_size=256, crop_size=224),
-        optim=OptimConfig(optimizer="sgd", lr=0.05, lr_scaling="none", weight_decay=1e-4),
-        train=TrainConfig(epochs=200, batch_size=512, knn_every=10, snapshot_every=10),
-    )
+    return _paper_r50("paper-scd-byol-r50", MethodConfig(name="scd-byol"),
+                      OptimConfig(optimizer="sgd", lr=0.05, lr_scaling="none",
+                                  weight_decay=1e-4), batch_size=512)
 
 
 def _lewel_paper() -> Config:
-    return Config(
-        preset="paper-lewel-byol-r50",
-        backbone=BackboneConfig(arch="resnet50"),
-        method=MethodConfig(name="lewel-byol", base_momentum=0.98),
-        data=DataConfig(dataset="folder", root="data/imagenet", image_size=256, crop_size=224,
-                        crop_scale_min=0.2),
-        optim=OptimConfig(optimizer="lars", lr=3.6, lr_scaling="none", weight_decay=1.5e-6,
-                          warmup_epochs=10),
-        train=TrainConfig(epochs=200, batch_size=1024, knn_every=10, snapshot_every=10),
-    )
+    return _paper_r50("paper-lewel-byol-r50", MethodConfig(name="lewel-byol", base_momentum=0.98),
+                      OptimConfig(optimizer="lars", lr=3.6, lr_scaling="none",
+                                  weight_decay=1.5e-6, warmup_epochs=10),
+                      batch_size=1024, crop_scale_min=0.2)
 
 
 PRESETS = {

@@ -73,22 +73,23 @@ _BYOL_1 = AugmentSpec(blur_p=1.0, solarize_p=0.0)
 _BYOL_2 = AugmentSpec(blur_p=0.1, solarize_p=0.2)
 _MOCO = AugmentSpec(crop_scale=(0.2, 1.0), jitter=(0.4, 0.4, 0.4, 0.1), blur_p=0.5, solarize_p=0.0)
 
-#: Named two-view presets: (view 1 spec, view 2 spec). BYOL is asymmetric, MoCo-v2 "aug+" is not.
-PRESETS: dict[str, tuple[AugmentSpec, AugmentSpec]] = {
+#: Named two-view recipes: (view 1 spec, view 2 spec). BYOL is asymmetric, MoCo-v2 "aug+" is not.
+VIEW_RECIPES: dict[str, tuple[AugmentSpec, AugmentSpec]] = {
     "byol": (_BYOL_1, _BYOL_2),
     "moco": (_MOCO, _MOCO),
 }
 
 
-def get_preset(name: str, crop_min: float | None = None) -> tuple[AugmentSpec, AugmentSpec]:
-    """A named preset, optionally with the crop scale's lower bound replaced (LEWEL: 0.2).
+def view_recipe(name: str, crop_min: float | None = None) -> tuple[AugmentSpec, AugmentSpec]:
+    """A named recipe, optionally with the crop scale's lower bound replaced (LEWEL: 0.2).
 
     Raises:
         KeyError: with the known names, if ``name`` is not one.
     """
-    if name not in PRESETS:
-        raise KeyError(f"unknown augmentation preset {name!r}; choose one of {sorted(PRESETS)}")
-    v1, v2 = PRESETS[name]
+    if name not in VIEW_RECIPES:
+        raise KeyError(f"unknown augmentation recipe {name!r}; choose one of "
+                       f"{sorted(VIEW_RECIPES)}")
+    v1, v2 = VIEW_RECIPES[name]
     if crop_min is not None:
         v1 = replace(v1, crop_scale=(crop_min, v1.crop_scale[1]))
         v2 = replace(v2, crop_scale=(crop_min, v2.crop_scale[1]))
@@ -308,7 +309,7 @@ class BatchAugment:
     """One view's augmentation, applied to a whole batch with per-sample parameters.
 
     Example:
-        >>> aug = BatchAugment(PRESETS["byol"][0], out_size=64)
+        >>> aug = BatchAugment(VIEW_RECIPES["byol"][0], out_size=64)
         >>> x, params = aug(images_uint8)          # (B, 3, 64, 64) float, dict
         >>> m = warp_masks(masks, params, 64)      # (B, 64, 64), aligned with x
     """
@@ -358,7 +359,7 @@ class TwoViewAugment:
     """The two views of a Siamese method: ``x1, x2, p1, p2 = aug(images)``.
 
     Args:
-        preset: a name in :data:`PRESETS` or a (view 1, view 2) pair of specs.
+        preset: a name in :data:`VIEW_RECIPES` or a (view 1, view 2) pair of specs.
         out_size: side of the square output views.
         crop_min: optional override of the crop scale's lower bound for both views.
     """
@@ -366,7 +367,7 @@ class TwoViewAugment:
     def __init__(self, preset: str | tuple[AugmentSpec, AugmentSpec], out_size: int,
                  crop_min: float | None = None) -> None:
         if isinstance(preset, str):
-            specs = get_preset(preset, crop_min)
+            specs = view_recipe(preset, crop_min)
         else:
             specs = tuple(preset)
             if crop_min is not None:

@@ -5,9 +5,9 @@ import torch
 import torchvision.transforms as T
 import torchvision.transforms.functional as TF
 
-from scd_lab.data.augment import (PRESETS, AugmentSpec, BatchAugment, TwoViewAugment,
+from scd_lab.data.augment import (VIEW_RECIPES, AugmentSpec, BatchAugment, TwoViewAugment,
                                   adjust_brightness, adjust_contrast, adjust_hue,
-                                  adjust_saturation, gaussian_blur, get_preset,
+                                  adjust_saturation, gaussian_blur, view_recipe,
                                   sample_crop_boxes, sample_params, torchvision_pipeline,
                                   warp_masks)
 
@@ -31,15 +31,15 @@ def ks_close(a: torch.Tensor, b: torch.Tensor, c: float = 1.95) -> bool:
 
 
 def test_presets_follow_method_md():
-    b1, b2 = PRESETS["byol"]
+    b1, b2 = VIEW_RECIPES["byol"]
     assert b1.crop_scale == (0.08, 1.0) and b1.jitter == (0.4, 0.4, 0.2, 0.1)
     assert (b1.blur_p, b2.blur_p, b1.solarize_p, b2.solarize_p) == (1.0, 0.1, 0.0, 0.2)
-    m1, m2 = PRESETS["moco"]
+    m1, m2 = VIEW_RECIPES["moco"]
     assert m1 == m2 and m1.crop_scale == (0.2, 1.0) and m1.jitter == (0.4, 0.4, 0.4, 0.1)
     assert m1.blur_p == 0.5 and m1.gray_p == 0.2 and m1.jitter_p == 0.8
-    assert get_preset("byol", crop_min=0.2)[1].crop_scale == (0.2, 1.0)
+    assert view_recipe("byol", crop_min=0.2)[1].crop_scale == (0.2, 1.0)
     with pytest.raises(KeyError, match="byol"):
-        get_preset("simclr")
+        view_recipe("simclr")
 
 
 def test_shapes_device_and_determinism():
@@ -163,7 +163,7 @@ def test_crop_parameter_distribution_matches_torchvision():
 
 def test_jitter_and_blur_parameters_match_torchvision():
     n = 6000
-    spec = PRESETS["byol"][0]
+    spec = VIEW_RECIPES["byol"][0]
     p = sample_params(spec, n, 32, 32, torch.Generator().manual_seed(1))
     torch.manual_seed(1)
     cj = T.ColorJitter(*spec.jitter)
@@ -186,7 +186,7 @@ def test_jitter_and_blur_parameters_match_torchvision():
 def test_probabilities_match_torchvision_transforms():
     """Apply rates of flip, grayscale, solarize: ours vs torchvision's own transforms."""
     n = 3000
-    spec = PRESETS["byol"][1]
+    spec = VIEW_RECIPES["byol"][1]
     p = sample_params(spec, n, 8, 8, torch.Generator().manual_seed(2))
     torch.manual_seed(2)
     img = torch.arange(3 * 2 * 2, dtype=torch.uint8).reshape(3, 2, 2) * 20 + 10  # colourful
@@ -206,7 +206,7 @@ def test_probabilities_match_torchvision_transforms():
 
 
 def test_torchvision_pipeline_runs_and_matches_output_statistics():
-    spec = PRESETS["moco"][0]
+    spec = VIEW_RECIPES["moco"][0]
     pipe = torchvision_pipeline(spec, 16)
     g = torch.Generator().manual_seed(0)
     img = torch.randint(0, 256, (64, 3, 24, 24), dtype=torch.uint8, generator=g)
@@ -235,7 +235,7 @@ def test_batch_equals_samples_one_by_one():
     """Each sample's ops are applied to the rows its CPU-drawn flags select; the batch equals
     the samples augmented one at a time with their own parameters."""
     x = torch.randint(0, 256, (24, 3, 20, 20), dtype=torch.uint8)
-    for spec in (*PRESETS["byol"], PRESETS["moco"][0]):
+    for spec in (*VIEW_RECIPES["byol"], VIEW_RECIPES["moco"][0]):
         aug = BatchAugment(spec, 16)
         batch, params = aug(x, torch.Generator().manual_seed(5))
         assert 0 < int(params["jitter"].sum()) < 24  # some rows selected, some not
