@@ -2,9 +2,9 @@
 
 With glibc's defaults every large tensor of a CPU training step comes from a fresh ``mmap`` and
 goes back with ``munmap`` (or a heap trim), so each step pays page faults to zero-fill the same
-memory again: on this project's 2-core machine CPU training was 1.42x slower. High mmap and trim
-thresholds keep that memory in the heap, where it is reused (benchmarks/results/ has the
-side-by-side measurement).
+memory again, and CPU training is markedly slower (the side-by-side measurement, with its
+machine, is in docs/cost.md and benchmarks/results/). High mmap and trim thresholds keep that
+memory in the heap, where it is reused.
 
 ``tune_malloc()`` applies them in the running process (``mallopt``, which is what the
 ``MALLOC_*_`` environment variables do at start-up, effective for every later allocation) and

@@ -8,7 +8,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 python -c "import torch; print('torch', torch.__version__)" | tee -a "$OUT/gpu.txt"
 timeout ${BENCH_S:-100} python benchmarks/gpu_train.py --steps 60 --batch 512 2>&1 | tee "$OUT/bench.txt"
 C="--common train.epochs=${EPOCHS:-40} --common train.batch_size=256 --common train.knn_every=2 --common train.snapshot_every=2"
-timeout ${SWEEP_S:-330} python benchmarks/scd_conditions.py --out "$OUT/cond" $C \
+timeout ${SWEEP_S:-330} python -m scd_lab.cli study conditions --out "$OUT/cond" $C \
   --variant "scd:" \
   --variant "byol:method.name=byol" \
   --variant "lewel:method.name=lewel-byol" \

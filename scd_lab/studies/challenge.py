@@ -61,7 +61,7 @@ QUIET = ("preset", "train.progress", "train.num_workers", "train.device", "train
          "train.knn_k", "train.knn_tau", "train.knn_bank_size", "train.snapshot_every",
          "train.probe_size", "train.log_every", "train.ckpt_every")
 # Per tier: held-out images scored, training images and Adam steps of the ceiling (the
-# defaults of benchmarks/map_ceiling.py in full), and the budget in two-view pairs. Full: 15
+# defaults of scd-lab study ceiling in full), and the budget in two-view pairs. Full: 15
 # epochs of the 5,000 training images at batch 64 (1,170 steps), the conditions study's budget.
 TIERS = {
     "full": {"n": 500, "ceiling_train": 3000, "ceiling_steps": 1500, "budget_pairs": 15 * 78 * 64},
