@@ -13,6 +13,7 @@ from ..errors import UserError
 from ..eval.saliency_metrics import by_class, minmax_normalize, per_image_aurocs
 from ..methods import default_map_name
 from ..runs.load import load_run
+from ..tables import table_markdown
 
 
 def map_by_class(run_dir, map_name: str | None = None) -> str:
@@ -30,11 +31,10 @@ def map_by_class(run_dir, map_name: str | None = None) -> str:
     if name not in maps:
         raise UserError(f"no map {name!r} in this run; it has {sorted(maps)}")
     auc = per_image_aurocs(minmax_normalize(maps[name]), held.masks)  # (N,), NaN: empty mask
-    lines = [f"{run_dir}: map {name}, step {run.step}, {int((~auc.isnan()).sum())} held-out "
-             f"images, mean per-image AUROC {auc[~auc.isnan()].mean():.3f}\n",
-             "| class | images | mean AUROC | marks the object | polarity per image |",
-             "|---|---|---|---|---|"]
-    lines += [f"| {r['class']} | {r['images']} | {r['mean_auroc']:.3f} | "
-              f"{r['marks_object']:.2f} | {r['polarity_per_image']:.3f} |"
-              for r in by_class(auc, held.labels, held.class_names)]
-    return "\n".join(lines)
+    rows = [{"class": r["class"], "images": r["images"], "mean AUROC": f"{r['mean_auroc']:.3f}",
+             "marks the object": f"{r['marks_object']:.2f}",
+             "polarity per image": f"{r['polarity_per_image']:.3f}"}
+            for r in by_class(auc, held.labels, held.class_names)]
+    return (f"{run_dir}: map {name}, step {run.step}, {int((~auc.isnan()).sum())} held-out "
+            f"images, mean per-image AUROC {auc[~auc.isnan()].mean():.3f}\n\n"
+            + table_markdown(rows))

@@ -23,10 +23,6 @@ from ..models.backbone import backbone_from_config
 from ..rundir import RunDir
 from ..runs.load import load_run
 
-HEADER = ("| run | own map | own map AUROC end | supervised map on its features: train / "
-          "held-out | on an untrained network: train / held-out |\n|---|---|---|---|---|")
-
-
 @torch.no_grad()
 def write_reference(run, net, held, own: str, root) -> Path:
     """A run folder ``root/ceiling-<run>`` with one snapshot: the supervised ceiling map and
@@ -53,9 +49,9 @@ def write_reference(run, net, held, own: str, root) -> Path:
     return rd.path
 
 
-def ceiling_row(run_dir, n: int = 3000, steps: int = 1500, reference=None) -> str:
-    """One Markdown row: the run's own map AUROC, and the supervised ceiling on its features
-    and on an untrained trunk of the same architecture (train / held-out AUROC)."""
+def ceiling_row(run_dir, n: int = 3000, steps: int = 1500, reference=None) -> dict:
+    """One table row: the run's own map AUROC, and the supervised ceiling on its features and
+    on an untrained trunk of the same architecture (train / held-out AUROC)."""
     run = load_run(run_dir)
     train, held = run.train.subset(torch.arange(n)), run.monitor_sets()["held"]
     if held is None:
@@ -72,6 +68,9 @@ def ceiling_row(run_dir, n: int = 3000, steps: int = 1500, reference=None) -> st
     name = default_map_name(run.cfg.method.name)
     if reference:
         write_reference(run, res[0]["net"], held, name, reference)
-    return (f"| {run_dir} | {name} | {last[f'{name}/auroc']:.3f} | "
-            f"{res[0]['train_auroc']:.3f} / {res[0]['test_auroc']:.3f} | "
-            f"{res[1]['train_auroc']:.3f} / {res[1]['test_auroc']:.3f} |")
+    return {"run": str(run_dir), "own map": name,
+            "own map AUROC end": f"{last[f'{name}/auroc']:.3f}",
+            "supervised map on its features: train / held-out":
+                f"{res[0]['train_auroc']:.3f} / {res[0]['test_auroc']:.3f}",
+            "on an untrained network: train / held-out":
+                f"{res[1]['train_auroc']:.3f} / {res[1]['test_auroc']:.3f}"}

@@ -14,36 +14,41 @@ import time
 from pathlib import Path
 
 from ..config import apply_overrides, get_preset
+from ..errors import UserError
 from ..methods import default_map_name
 from ..rundir import RunDir
 from ..runs.build import build_data, ensure_run
+from ..tables import table_markdown
 
 DEFAULT_VARIANTS = ["base:", "reflect:backbone.padding_mode=reflect"]
 
-HEADER = ("| variant | map | kNN top-1 | map AUROC: step 0 -> most decided -> end | "
-          "per-image AUROC, polarity per image: step 0 -> end | best IoU end | map mean | "
-          "map spatial std | shortcut ratio | channel-sum AUROC end | "
-          "channel-sum AUROC untrained | wall s |\n|" + "---|" * 12)
 
 
-def condition_row(label: str, run) -> str:
-    """One Markdown row of the table for the finished run in ``run``."""
+def condition_row(label: str, run) -> dict:
+    """The table's row (column -> text) for the finished run in ``run``."""
     rd = RunDir(run)
     sal, knn = rd.metrics("saliency"), rd.metrics("knn")
     name = default_map_name(rd.config().method.name)
     au = [r[f"{name}/auroc"] for r in sal]
     best = max(range(len(au)), key=lambda i: abs(au[i] - 0.5))
     last = sal[-1]
-    shortcut = last[f"{name}/mean_map_std"] / max(last[f"{name}/spatial_std"], 1e-9)
     key = f"{name}/auroc_per_image_unsigned"  # logged by runs made after it was added
-    unsigned = (f"{sal[0][key]:.3f} -> {last[key]:.3f}" if key in last and key in sal[0]
-                else "-")
-    return (f"| {label} | {name} | {knn[0]['knn_top1']:.3f} -> {knn[-1]['knn_top1']:.3f} | "
-            f"{au[0]:.3f} -> {au[best]:.3f} (ep {sal[best]['epoch']}) -> {au[-1]:.3f} | "
-            f"{unsigned} | {last[f'{name}/best_iou']:.3f} | {last[f'{name}/mean']:.2f} | "
-            f"{last[f'{name}/spatial_std']:.3f} | {shortcut:.2f} | "
-            f"{last['channel_sum/auroc']:.3f} | {sal[0]['channel_sum/auroc']:.3f} | "
-            f"{rd.summary()['wall_s']:.0f} |")
+    return {
+        "variant": label, "map": name,
+        "kNN top-1": f"{knn[0]['knn_top1']:.3f} -> {knn[-1]['knn_top1']:.3f}",
+        "map AUROC: step 0 -> most decided -> end":
+            f"{au[0]:.3f} -> {au[best]:.3f} (ep {sal[best]['epoch']}) -> {au[-1]:.3f}",
+        "per-image AUROC, polarity per image: step 0 -> end":
+            f"{sal[0][key]:.3f} -> {last[key]:.3f}" if key in last and key in sal[0] else "-",
+        "best IoU end": f"{last[f'{name}/best_iou']:.3f}",
+        "map mean": f"{last[f'{name}/mean']:.2f}",
+        "map spatial std": f"{last[f'{name}/spatial_std']:.3f}",
+        "shortcut ratio":
+            f"{last[f'{name}/mean_map_std'] / max(last[f'{name}/spatial_std'], 1e-9):.2f}",
+        "channel-sum AUROC end": f"{last['channel_sum/auroc']:.3f}",
+        "channel-sum AUROC untrained": f"{sal[0]['channel_sum/auroc']:.3f}",
+        "wall s": f"{rd.summary()['wall_s']:.0f}",
+    }
 
 
 def run_conditions(out, preset: str = "cpu", common=(), variants=None, say=print) -> str:
@@ -68,8 +73,9 @@ def run_conditions(out, preset: str = "cpu", common=(), variants=None, say=print
                 continue
             say(f"[{label}] {time.time() - t0:.0f} s")
         rows.append(condition_row(label, run))
-        say(rows[-1])
-    table = HEADER + "\n" + "\n".join(rows)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.md").write_text(table + "\n")
+        say(table_markdown(rows[-1:]).splitlines()[-1])
+    if not rows:
+        raise UserError(f"no variant finished under {str(out)!r}; see the lines above")
+    table = table_markdown(rows)
+    (out / "results.md").write_text(table)
     return table
