@@ -16,6 +16,7 @@ import torch
 from scd_lab.config import apply_overrides, get_preset
 from scd_lab.data.arrays import ImageArray
 from scd_lab.runs import build_run
+from scd_lab.studies.bench import count_flops, device_peak_tflops
 
 
 def main() -> None:
@@ -76,8 +77,7 @@ def main() -> None:
 def _flops(tr, dev, ips: float) -> str:
     """Model FLOPs per image (pair of views, fwd + bwd, FlopCounterMode) and the achieved
     fraction of the device's dense bf16 peak at ``ips`` images/s."""
-    from scd_lab.studies.bench import count_flops, device_peak_tflops
-    per_image = count_flops(tr) / tr.cfg.batch_size
+    per_image = count_flops(tr) / tr.train_cfg.batch_size
     peak = device_peak_tflops(dev)
     frac = f", {100 * per_image * ips / (peak * 1e12):.1f}% of its {peak:.0f} TFLOP/s" if peak else ""
     return f", {per_image / 1e9:.2f} GFLOP/image = {per_image * ips / 1e12:.1f} TFLOP/s{frac}"

@@ -1,10 +1,11 @@
 """What the trainer adds over a bare loop (the cost issue's "at most 5%").
 
-The bare loop is the minimum a user would write: views, forward, backward, optimizer step, EMA
-(+ MoCo's enqueue), with no learning-rate schedule, no finiteness check, no logging. The
-trainer's side is ``Trainer.fit`` itself (schedule, in-step seeding, the device-side
-finiteness record, a log record every ``train.log_every`` steps, callbacks; monitors and
-checkpoints off, as in the bare loop). Blocks of ``--steps`` steps alternate (ABAB..., the
+The bare loop is the trainer's step and nothing around it: its phases called in order
+(``studies.bench.run_phases``: views, forward, backward, optimizer step, EMA + MoCo's enqueue,
+the calls ``Trainer.train_step`` makes, with the schedule, in-step seeding and device-side
+finiteness record inside them), no logging, no check. The trainer's side is ``Trainer.fit``
+itself (those phases, a log record every ``train.log_every`` steps with its finiteness check,
+callbacks; monitors and checkpoints off). Blocks of ``--steps`` steps alternate (ABAB..., the
 first of each pair rotating), on two trainers built from the same config, and the ratio is
 taken per pair: the median and its range over ``--pairs`` pairs.
 
@@ -19,23 +20,16 @@ import time
 
 import torch
 
-from scd_lab.studies.bench import build_trainer, machine_description
+from scd_lab.studies.bench import build_trainer, machine_description, run_phases
 
 
 def bare_loop(tr, steps: int) -> float:
-    """``steps`` steps without the trainer's extras; seconds (synchronised at the end)."""
-    m, opt = tr.method, tr.optimizer
-    m.train()
+    """``steps`` steps of the trainer's phases, without ``fit``; seconds (synchronised at the
+    end)."""
+    tr.method.train()
     t0 = time.perf_counter()
     for s in range(steps):
-        x1, x2 = tr.views(s)
-        with tr.autocast():
-            out = tr.forward(x1, x2, s)
-        opt.zero_grad(set_to_none=True)
-        out.loss.backward()
-        opt.step()
-        m.momentum_update(0.99)
-        m.enqueue(out)
+        run_phases(tr, s)
     if tr.device.type == "cuda":
         torch.cuda.synchronize(tr.device)
     return time.perf_counter() - t0

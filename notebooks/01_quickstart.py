@@ -91,7 +91,7 @@ print(len(snaps), "snapshots; epoch", run.epoch, "; map shape", tuple(snaps[-1][
 # %% [markdown]
 # ## Summary and exercises
 #
-# * A method is modules: `SCD(BYOL(trunk))`; `Trainer(method, data, augment, cfg)` trains it.
+# * A method is modules: `SCD(BYOL(trunk))`; `Trainer(method, data, augment, train_cfg)` trains it.
 # * A run is a folder: `RunDir(path)` reads its records and snapshots, `load_run(path)` its
 #   trained method. The saliency explorer (notebook 05) reads the same folders.
 # * Exercise: rerun with `method.alpha=0.0` and compare the AUROC curves. What does the margin do?

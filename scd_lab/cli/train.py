@@ -25,7 +25,7 @@ def cmd_train(args) -> int:
         out = args.out or runs_root() / f"{cfg.preset}-{cfg.method.name}"
         trainer = build_run(cfg, out)
     if trainer.is_main:
-        c = trainer.config
+        c = trainer.run_config
         start = f" from step {trainer.start_step}" if trainer.start_step else ""
         print(f"[scd-lab] {c.method.name} on {c.data.dataset} ({len(trainer.data)} train "
               f"images), {c.backbone.arch}, {trainer.total_steps} steps of batch "

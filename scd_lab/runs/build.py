@@ -115,7 +115,7 @@ def build_run(cfg: Config | None, out=None, *, resume: bool = False, data=None, 
     method = build_method(cfg, num_classes=train.num_classes)
     trainer = Trainer(method, train, build_augment(cfg.data), cfg.train, cfg.optim,
                       callbacks=build_monitors(cfg, train, test) + list(callbacks),
-                      run_dir=rundir, config=cfg, device=device)
+                      run_dir=rundir, run_config=cfg, device=device)
     if rundir is not None and not resume:  # after every check: a refused run leaves nothing
         rundir.write_config(cfg)
     if ckpt is not None:

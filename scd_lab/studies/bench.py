@@ -2,9 +2,10 @@
 
 For each method, on random uint8 images held in memory (the kit's data path, no decoding):
 
-* images/s and the step split into augmentation (``trainer.views``), forward, backward,
-  optimizer, EMA (+ MoCo's enqueue), each timed with a device synchronisation between phases
-  (the same calls as ``Trainer.train_step``);
+* images/s and the step split into its phases: augmentation (``Trainer.views``), forward,
+  backward, optimizer, EMA (+ MoCo's enqueue), the trainer's own phase calls
+  (``Trainer.forward``, ``backward``, ``optimizer_step``, ``update_targets``, what
+  ``Trainer.train_step`` calls), each timed with a device synchronisation after it;
 * peak memory: CUDA ``max_memory_allocated`` per step; on the CPU the resident-set peak of a
   fresh process running only that method (``resource.getrusage``), and its growth over the
   process after building (the step's own memory, roughly);
@@ -16,16 +17,16 @@ For each method, on random uint8 images held in memory (the kit's data path, no 
   process: every round runs one step of every method (the order rotates each round), and the
   ratio is taken per round, then its median and inter-quartile range over the rounds, so that
   a neighbour's load on a shared machine hits both sides of a ratio alike;
-* lightly's BYOL (same trunk, heads and views) when ``lightly`` is importable.
+* lightly's BYOL (same trunk, heads and views; ``studies.lightly_byol``) when ``lightly`` is
+  importable, timed in the same phases.
 
     scd-lab bench --preset cpu --size 32 --batch 64 --rounds 20 --json bench.json
-    python -m scd_lab.studies.bench ...                       # the same
+    python -m scd_lab.cli.bench ...                           # the same
     from scd_lab.studies.bench import run_bench, format_markdown
     print(format_markdown(run_bench(["byol", "scd-byol"], rounds=5)))
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -35,16 +36,19 @@ import sys
 import time
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
+
 from ..config import apply_overrides, get_preset, resolve
 from ..data.arrays import ImageArray
 from ..runs.build import build_run
-from ..schedules import cosine_lr
-from ..data.sampling import seed_for
+from .lightly_byol import LightlyBYOL
 
 DEFAULT_METHODS = ("byol", "scd-byol", "moco", "scd-moco", "lewel-byol")
 SYMMETRIC_BYOL = "byol-2x"  # BYOL with method.symmetric=true, LEWEL-BYOL's fair base
 PAIRS = (("scd-byol", "byol"), ("scd-moco", "moco"), ("lewel-byol", "byol"),
          ("lewel-byol", SYMMETRIC_BYOL), ("lightly-byol", "byol"))
+#: the phases of a step, in order: ``Trainer.views``, ``forward``, ``backward``,
+#: ``optimizer_step`` and ``update_targets`` (the EMA and MoCo's enqueue)
 PHASES = ("augment", "forward", "backward", "optimizer", "ema")
 
 #: dense bf16 tensor-core peaks, TFLOP/s (vendor data sheets; SXM parts). Matched in order.
@@ -123,47 +127,54 @@ def _sync(device: torch.device):
     return lambda: None
 
 
+def _call(fn, *args):
+    return fn(*args)
+
+
+def run_phases(tr, step: int, call=_call):
+    """One training step of ``tr`` made of its phases, in ``Trainer.train_step``'s order after
+    ``views``: each goes through ``call(phase, *args)`` (``timed_step`` times them); returns the
+    ``StepOutput``. ``tr`` is a ``Trainer`` or has its phases (``LightlyBYOL``)."""
+    x1, x2 = call(tr.views, step)
+    out = call(tr.forward, x1, x2, step)
+    call(tr.backward, out)
+    call(tr.optimizer_step, step)
+    call(tr.update_targets, out, step)
+    return out
+
+
+class _Laps:
+    """Calls one after another, each timed to the device synchronisation after it (seconds)."""
+
+    def __init__(self, device: torch.device):
+        self.sync, self.times = _sync(device), []
+        self.last = time.perf_counter()
+
+    def __call__(self, fn, *args):
+        result = fn(*args)
+        self.sync()
+        now = time.perf_counter()
+        self.times.append(now - self.last)
+        self.last = now
+        return result
+
+
 def timed_step(tr, step: int) -> tuple[dict[str, float], object]:
-    """One training step of ``tr`` (a ``Trainer``) with each phase timed (seconds). The calls
-    are ``Trainer.views`` + ``Trainer.train_step``'s, with a synchronisation after each phase."""
-    sync, now = _sync(tr.device), time.perf_counter
-    t0 = now()
-    x1, x2 = tr.views(step)
-    sync()
-    t1 = now()
-    lr = cosine_lr(step, tr.total_steps, tr.peak_lr, tr.warmup_steps)
-    for group in tr.optimizer.param_groups:
-        group["lr"] = lr
-    torch.manual_seed(seed_for(tr.cfg.seed, step, tr.rank, 2))
-    with tr.autocast():
-        out = tr.forward(x1, x2, step)
-    tr._record_finite(out.loss.detach(), step)
-    sync()
-    t2 = now()
-    tr.optimizer.zero_grad(set_to_none=True)
-    out.loss.backward()
-    sync()
-    t3 = now()
-    tr.optimizer.step()
-    sync()
-    t4 = now()
-    tr.method.momentum_update(tr.method.momentum(step, tr.total_steps))
-    tr.method.enqueue(out)
-    sync()
-    t5 = now()
-    return dict(zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4))), out
+    """One training step of ``tr`` (``run_phases``) with each of the ``PHASES`` timed
+    (seconds), a synchronisation after each; returns the times and the ``StepOutput``."""
+    laps = _Laps(tr.device)
+    out = run_phases(tr, step, laps)
+    return dict(zip(PHASES, laps.times)), out
 
 
 def count_flops(tr, step: int = 0) -> float:
     """FLOPs of one forward + backward of the method on a batch of views (all matmuls and
-    convolutions, target network included), counted by ``FlopCounterMode``."""
-    from torch.utils.flop_counter import FlopCounterMode
+    convolutions, target network included), counted by ``FlopCounterMode`` over the trainer's
+    ``forward`` and ``backward`` phases (the gradients are dropped after)."""
     x1, x2 = tr.views(step)
     counter = FlopCounterMode(display=False)
     with counter:
-        with tr.autocast():
-            out = tr.forward(x1, x2, step)
-        out.loss.backward()
+        tr.backward(tr.forward(x1, x2, step))
     tr.optimizer.zero_grad(set_to_none=True)
     return float(counter.get_total_flops())
 
@@ -179,62 +190,6 @@ def _stats(values: list[float]) -> dict:
     lo, med, hi = _quartiles(values)
     return {"median": med, "q1": lo, "q3": hi, "iqr": hi - lo, "min": min(values),
             "n": len(values)}
-
-
-# --------------------------------------------------------------------------------------------
-class _LightlyBYOL:
-    """lightly's BYOL heads and loss on the kit's trunk and views, stepped like the kit's."""
-
-    name = "lightly-byol"
-
-    def __init__(self, ref):
-        import copy
-
-        from lightly.loss import NegativeCosineSimilarity
-        from lightly.models.modules import BYOLPredictionHead, BYOLProjectionHead
-        from lightly.models.utils import deactivate_requires_grad, update_momentum
-        m = ref.method  # a kit BYOL: same trunk and head sizes
-        c, hid, d = m.out_channels, m.projector.hidden_dim, m.projector.out_dim
-        self.ref, self.device = ref, ref.device
-        self.backbone = copy.deepcopy(m.online_encoder)
-        self.proj = BYOLProjectionHead(c, hid, d)
-        self.pred = BYOLPredictionHead(d, hid, d)
-        self.backbone_t, self.proj_t = copy.deepcopy(self.backbone), copy.deepcopy(self.proj)
-        deactivate_requires_grad(self.backbone_t)
-        deactivate_requires_grad(self.proj_t)
-        mods = torch.nn.ModuleList([self.backbone, self.proj, self.pred, self.backbone_t,
-                                    self.proj_t]).to(self.device)
-        self.modules = mods
-        self.loss = NegativeCosineSimilarity()
-        self.update_momentum = update_momentum
-        self.opt = torch.optim.SGD([p for p in mods.parameters() if p.requires_grad], lr=0.01,
-                                   momentum=0.9)
-
-    def step(self, step: int) -> dict[str, float]:
-        sync, now = _sync(self.device), time.perf_counter
-        t0 = now()
-        x1, x2 = self.ref.views(step)
-        sync()
-        t1 = now()
-        with self.ref.autocast():
-            p = self.pred(self.proj(self.backbone(x1).flatten(2).mean(2)))
-            with torch.no_grad():
-                z = self.proj_t(self.backbone_t(x2).flatten(2).mean(2))
-            loss = self.loss(p, z)
-        sync()
-        t2 = now()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        sync()
-        t3 = now()
-        self.opt.step()
-        sync()
-        t4 = now()
-        self.update_momentum(self.backbone, self.backbone_t, m=0.99)
-        self.update_momentum(self.proj, self.proj_t, m=0.99)
-        sync()
-        t5 = now()
-        return dict(zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,8 +263,7 @@ def run_bench(methods=DEFAULT_METHODS, preset: str = "cpu", size: int = 32, batc
     entries: dict[str, object] = dict(trainers)
     if lightly and "byol" in trainers:
         try:
-            import lightly as _  # noqa: F401
-            entries["lightly-byol"] = _LightlyBYOL(trainers["byol"])
+            entries["lightly-byol"] = LightlyBYOL(trainers["byol"])
         except ImportError:
             notes.append("lightly is not installed: the lightly BYOL comparison was skipped "
                          "(pip install -e '.[bench]' adds it)")
@@ -331,7 +285,7 @@ def run_bench(methods=DEFAULT_METHODS, preset: str = "cpu", size: int = 32, batc
             if cuda and memory != "off":
                 torch.cuda.reset_peak_memory_stats(dev)
             c0 = time.process_time()
-            ph = e.step(r) if n == "lightly-byol" else timed_step(e, r)[0]
+            ph = timed_step(e, r)[0]
             c1 = time.process_time()
             if cuda and memory != "off":
                 peak_mem[n] = max(peak_mem[n], torch.cuda.max_memory_allocated(dev) / 2**20)

@@ -1,7 +1,6 @@
-"""Optimizers (SGD, LARS), weight-decay exclusions and the cosine learning-rate schedule."""
+"""Optimizers (SGD, LARS) and weight-decay exclusions (the learning-rate schedule is
+``scd_lab.schedules.cosine_lr``)."""
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn

@@ -1,14 +1,15 @@
 """The method-agnostic training loop: one code path for a laptop CPU, one GPU and torchrun.
 
 The trainer is handed what it trains and knows nothing about the method or the dataset. Each
-step it calls
+step is its phases, called in order (``train_step``; the bench times the same calls):
 
-    out = method(x1, x2)              # StepOutput: loss, terms, maps, keys (no side effects)
-    out.loss.backward(); optimizer.step()
-    method.momentum_update(m)         # EMA of the target network
-    method.enqueue(out)               # MoCo's queue (no-op elsewhere)
+    x1, x2 = trainer.views(step)            # the two augmented views of this process's batch
+    out = trainer.forward(x1, x2, step)     # method(x1, x2) -> StepOutput (no side effects)
+    trainer.backward(out)                   # out.loss.backward()
+    trainer.optimizer_step(step)            # the scheduled learning rate; optimizer.step()
+    trainer.update_targets(out, step)       # EMA of the target network; MoCo's queue
 
-and the callbacks (the kNN and saliency monitors, your own). Randomness is derived from
+then the callbacks (the kNN and saliency monitors, your own). Randomness is derived from
 (seed, epoch) for the data order and (seed, step, rank) for the augmentation and the step
 itself, so a run resumed from a checkpoint replays exactly the steps it would have run.
 
@@ -23,16 +24,13 @@ Example (five lines in a notebook; ``scd_lab.build_run`` assembles all this from
 from __future__ import annotations
 
 import contextlib
-import os
 import platform
 import sys
 import time
 
 import torch
-import torch.distributed as torch_dist
 from torch import nn
 
-from .. import dist
 from ..config import Config, OptimConfig, TrainConfig, to_dict
 from ..data.sampling import batch_indices, seed_for
 from ..errors import ConfigError, UserError
@@ -40,42 +38,13 @@ from .._version import __version__
 from ..rundir import RunDir
 from ..schedules import cosine_lr
 from .checkpoint import save_checkpoint
+from .device import resolve_device, setup_distributed
 from .optim import build_optimizer
 
 
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite; the run stopped at the next logging step, before any
     checkpoint after it was written."""
-
-
-def setup_distributed() -> tuple[int, int, torch.device]:
-    """Initialise torch.distributed from torchrun's environment, if present.
-
-    Returns (rank, world_size, device). Backend: nccl on CUDA, gloo on the CPU.
-    """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    cuda = torch.cuda.is_available()
-    if world > 1 and not torch_dist.is_initialized():
-        torch_dist.init_process_group("nccl" if cuda else "gloo")
-    device = torch.device(f"cuda:{local_rank}" if cuda else "cpu")
-    if cuda:
-        torch.cuda.set_device(device)
-    return dist.rank(), dist.world_size(), device
-
-
-def resolve_device(device: str, flag: str = "--device", types=("cpu", "cuda")) -> torch.device:
-    """``device`` as a ``torch.device``; a name torch does not know, a type outside ``types``
-    (``None``: any) or a GPU that torch cannot see is one ``UserError`` line naming ``flag``."""
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise UserError(f"{flag} {device!r}: give cpu, cuda or cuda:N") from None
-    if types and dev.type not in types:
-        raise UserError(f"{flag} {device!r}: give cpu, cuda or cuda:N")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"{flag} {device}: torch sees no CUDA device here; use cpu")
-    return dev
 
 
 class Trainer:
@@ -88,20 +57,22 @@ class Trainer:
             this process's uint8 images and labels of ``step``; its ``seed``, ``batch_size``,
             ``rank`` and ``world`` must be the trainer's).
         augment: a ``TwoViewAugment`` (its ``eval_input`` is the test-time transform).
-        cfg: a ``TrainConfig`` (length, batch, precision, seed, checkpoint period).
+        train_cfg: a ``TrainConfig`` (length, batch, precision, seed, checkpoint period), kept
+            as ``trainer.train_cfg``.
         optim: an ``OptimConfig`` (default SGD, lr 0.05 x batch / 256, cosine decay).
         callbacks: ``Callback`` objects (e.g. ``KNNMonitor``, ``SaliencyMonitor``).
         run_dir: a folder (or ``RunDir``) for metrics, snapshots and checkpoints; ``None``
             keeps the records in ``trainer.history`` only.
-        config: the whole ``Config`` the run came from, stored in checkpoints (optional).
+        run_config: the whole ``Config`` the run came from, stored in checkpoints (optional),
+            kept as ``trainer.run_config``.
         device: override the automatic choice (``cuda`` when available, else ``cpu``).
     """
 
-    def __init__(self, method: nn.Module, data, augment, cfg: TrainConfig | None = None,
+    def __init__(self, method: nn.Module, data, augment, train_cfg: TrainConfig | None = None,
                  optim: OptimConfig | None = None, callbacks=(), run_dir=None,
-                 config: Config | None = None, device: str | None = None):
-        self.cfg = t = cfg or TrainConfig()
-        self.config = config
+                 run_config: Config | None = None, device: str | None = None):
+        self.train_cfg = t = train_cfg or TrainConfig()
+        self.run_config = run_config
         self.rundir = run_dir if run_dir is None or isinstance(run_dir, RunDir) \
             else RunDir(run_dir)
         self.rank, self.world, auto_device = setup_distributed()
@@ -163,7 +134,7 @@ class Trainer:
         """Hold the training images on the GPU when they fit in a third of free memory."""
         self.data_device = torch.device("cpu")
         if self.streaming:
-            mine = (self.cfg.seed, self.cfg.batch_size, self.rank, self.world)
+            mine = (self.train_cfg.seed, self.train_cfg.batch_size, self.rank, self.world)
             theirs = (data.seed, data.batch_size, data.rank, data.world)
             if mine != theirs:
                 raise ConfigError(f"the stream's (seed, batch size, rank, processes) {theirs} "
@@ -189,8 +160,8 @@ class Trainer:
         return round(step / self.steps_per_epoch, 3)
 
     def autocast(self):
-        bf16 = (self.cfg.precision == "bf16"
-                or (self.cfg.precision == "auto" and self.device.type == "cuda"))
+        bf16 = (self.train_cfg.precision == "bf16"
+                or (self.train_cfg.precision == "auto" and self.device.type == "cuda"))
         if bf16:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
@@ -210,8 +181,9 @@ class Trainer:
     def batch_indices(self, step: int) -> torch.Tensor:
         """This process's sample indices for global ``step`` (a per-epoch permutation, the
         global batch split into equal contiguous shards, one per process)."""
-        return batch_indices(step, len(self.data), self.cfg.batch_size, self.cfg.seed,
-                             self.rank, self.world, self._perm)
+        t = self.train_cfg
+        return batch_indices(step, len(self.data), t.batch_size, t.seed, self.rank, self.world,
+                             self._perm)
 
     def _stream_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``step``'s (images, labels) from the stream, on the device (kept for ``labels``)."""
@@ -228,7 +200,7 @@ class Trainer:
         else:
             idx = self.batch_indices(step).to(self.data_device, non_blocking=True)
             images = self.data.images[idx].to(self.device, non_blocking=True)
-        g = torch.Generator().manual_seed(seed_for(self.cfg.seed, step, self.rank, 1))
+        g = torch.Generator().manual_seed(seed_for(self.train_cfg.seed, step, self.rank, 1))
         x1, x2, _, _ = self.augment(images, g)
         if self.channels_last:
             x1 = x1.contiguous(memory_format=torch.channels_last)
@@ -242,15 +214,43 @@ class Trainer:
         idx = self.batch_indices(step).to(self.data_device, non_blocking=True)
         return self.data.labels[idx].to(self.device, non_blocking=True)
 
+    # The training step, in its phases: ``train_step`` calls them in this order, and
+    # ``scd_lab.studies.bench`` times the same calls one by one.
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, step: int):
-        """The method's forward on ``step``'s views (with the step's labels for a method that
-        ``uses_labels``, the supervised reference); returns its ``StepOutput``."""
-        if getattr(self.method, "uses_labels", False):
-            return self.model(x1, x2, labels=self.labels(step))
-        return self.model(x1, x2)
+        """The step's forward: the in-step randomness seeded from (seed, step, rank), the
+        method under ``autocast`` on the views (with the step's labels for a method that
+        ``uses_labels``, the supervised reference), the loss's finiteness recorded on the
+        device; returns the ``StepOutput``."""
+        torch.manual_seed(seed_for(self.train_cfg.seed, step, self.rank, 2))
+        with self.autocast():
+            if getattr(self.method, "uses_labels", False):
+                out = self.model(x1, x2, labels=self.labels(step))
+            else:
+                out = self.model(x1, x2)
+        self._record_finite(out.loss.detach(), step)
+        return out
+
+    def backward(self, out) -> None:
+        """Gradients of ``out.loss`` (the previous step's are dropped first)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+
+    def optimizer_step(self, step: int) -> None:
+        """The optimizer's step at ``step``'s learning rate (cosine with warm-up)."""
+        lr = cosine_lr(step, self.total_steps, self.peak_lr, self.warmup_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.step()
+        self.lr = lr
+
+    def update_targets(self, out, step: int) -> None:
+        """The target network's EMA at ``step``'s momentum, and MoCo's queue of keys (a no-op
+        for methods without them)."""
+        self.method.momentum_update(self.method.momentum(step, self.total_steps))
+        self.method.enqueue(out)
 
     def train_step(self, x1: torch.Tensor, x2: torch.Tensor, step: int, check: bool = False):
-        """One optimisation step on given views; returns the ``StepOutput``.
+        """One optimisation step on given views (``views(step)``); returns the ``StepOutput``.
 
         No host synchronisation: the finiteness of the loss is recorded on the device and
         checked by ``check_finite`` (``check=True`` checks at once). ``fit`` checks on its
@@ -258,19 +258,10 @@ class Trainer:
         next logging step and always before a checkpoint is written after it (the steps in
         between are applied to the weights in memory, never saved).
         """
-        lr = cosine_lr(step, self.total_steps, self.peak_lr, self.warmup_steps)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        torch.manual_seed(seed_for(self.cfg.seed, step, self.rank, 2))  # in-step randomness
-        with self.autocast():
-            out = self.forward(x1, x2, step)
-        self._record_finite(out.loss.detach(), step)
-        self.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        self.optimizer.step()
-        self.method.momentum_update(self.method.momentum(step, self.total_steps))
-        self.method.enqueue(out)
-        self.lr = lr
+        out = self.forward(x1, x2, step)
+        self.backward(out)
+        self.optimizer_step(step)
+        self.update_targets(out, step)
         if check:
             self.check_finite(step)
         return out
@@ -307,7 +298,7 @@ class Trainer:
             save_checkpoint(self.rundir.last_checkpoint, model=self.method.state_dict(),
                             optimizer=self.optimizer.state_dict(), step=step,
                             epoch=self.epoch_at(step),
-                            config=to_dict(self.config) if self.config else {})
+                            config=to_dict(self.run_config) if self.run_config else {})
 
     def meta(self) -> dict:
         return {"scd_lab": __version__, "torch": torch.__version__,
@@ -336,7 +327,7 @@ class Trainer:
     # ---------------------------------------------------------------------------------
     def fit(self) -> dict:
         """Run (or continue) training to ``total_steps``; returns the summary dict."""
-        t = self.cfg
+        t = self.train_cfg
         if self.is_main and self.rundir is not None:
             self.rundir.start(self.meta(), self.start_step)
         for cb in self.callbacks:
@@ -403,7 +394,8 @@ class Trainer:
         done = self.total_steps - self.start_step
         s = {"method": getattr(self.method, "name", "method"), "steps": self.total_steps,
              "epochs": self.epoch_at(self.total_steps), "wall_s": round(wall_s, 1),
-             "train_images_per_s": round(done * self.cfg.batch_size / max(step_s, 1e-9), 1)}
+             "train_images_per_s": round(done * self.train_cfg.batch_size / max(step_s, 1e-9),
+                                         1)}
         if knn:
             s["knn_top1_init"] = knn[0]["knn_top1"]
             s["knn_top1"] = knn[-1]["knn_top1"]
