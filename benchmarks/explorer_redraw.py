@@ -19,12 +19,13 @@ from pathlib import Path
 
 import torch
 
+from scd_lab.config import apply_overrides, get_preset
+from scd_lab.rundir import RunDir
+from scd_lab.viz.explorer import Explorer
+
 
 def make_runs(root: Path, n: int = 8, size: int = 64, epochs: int = 6) -> dict[str, Path]:
     """Three run dirs shaped like the CPU-tier demo (8x8 maps, one snapshot per epoch)."""
-    from scd_lab.config import apply_overrides, get_preset
-    from scd_lab.rundir import RunDir
-
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
     masks = (torch.rand(n, size, size, generator=g) > 0.6).to(torch.uint8)
@@ -56,8 +57,6 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=8, help="probe images in the picker")
     ap.add_argument("--display", type=int, default=192, help="overlay side in pixels")
     args = ap.parse_args()
-
-    from scd_lab.viz.explorer import Explorer
 
     tmp = None
     if args.runs:

@@ -45,7 +45,8 @@ SMOKE = False  # True: train two tiny runs here (about a minute) instead of the 
 RUNS = None    # None: data/reference_runs (or the smoke runs); or {"label": "path/to/run", ...}
 
 # %%
-from scd_lab.viz import Explorer, epoch_grid, reference_runs, saliency_grid, smoke_runs
+from scd_lab.studies.smoke import smoke_runs
+from scd_lab.viz import Explorer, epoch_grid, reference_runs, saliency_grid
 from scd_lab.rundir import RunDir
 
 if RUNS is None:

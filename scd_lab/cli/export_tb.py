@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..viz.tensorboard import UserError, export_tensorboard
+from ..errors import UserError
+from ..viz.tensorboard import export_tensorboard
 from ..paths import runs_root
 
 

@@ -27,6 +27,12 @@ BASES = {"byol": BYOL, "moco": MoCo, "supervised": Supervised}
 PLUGINS = {"scd": SCD, "lewel": LEWEL}
 
 
+# saliency maps in the order that every table and picker lists them: the methods' own maps
+# (``default_map`` of SCD, LEWEL and a bare method), then the maps evaluation adds (Grad-CAM of
+# a linear probe, the centre-prior baseline); any other map follows in name order
+MAP_ORDER = ("scd_fg", "lewel_maxvar", "channel_sum", "gradcam", "centre_prior")
+
+
 def available_methods() -> list[str]:
     """Names accepted by ``build_method`` (``method.name``)."""
     return list(METHOD_DEFAULTS)
@@ -94,4 +100,4 @@ def build_method(cfg: Config, name: str | None = None, num_classes: int | None =
 __all__ = ["Method", "BaseMethod", "SiameseMethod", "StepOutput", "Encoded", "BYOL", "MoCo",
            "SCD", "LEWEL", "Supervised", "build_method", "available_methods", "default_map_name",
            "method_kwargs", "momentum_at", "frozen_copy", "gap", "split_batchnorm", "BASES",
-           "PLUGINS"]
+           "PLUGINS", "MAP_ORDER"]

@@ -40,7 +40,8 @@ import torch
 
 from ..config import Config, apply_overrides, get_preset, resolve, to_dict
 from ..errors import RunError
-from ..viz.explorer import reference_runs, SMOKE_OVERRIDES
+from ..viz.explorer import reference_runs
+from .smoke import SMOKE_OVERRIDES
 from ..paths import runs_root
 from ..data.synthetic import SyntheticSpec
 from ..runs.protocols import _write_json, EVAL_DIR, score_maps

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .explorer import INVERTED_MARK, ExplorerModel, MASK_RGB, _outline
+from .explorer import INVERTED_MARK, MASK_RGB, ExplorerModel, mask_outline
 from .plots import pick_snapshots
 from ..models import minmax_normalize
 
@@ -42,7 +42,7 @@ def _image_with_outline(model: ExplorerModel, i: int) -> np.ndarray:
     img = model.probe["images"][i].permute(1, 2, 0).numpy().copy()
     masks = model.masks
     if masks is not None:
-        img[_outline(masks[i].numpy() > 0)] = MASK_RGB
+        img[mask_outline(masks[i].numpy() > 0)] = MASK_RGB
     return img
 
 

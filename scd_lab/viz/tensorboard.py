@@ -13,14 +13,13 @@ scrubs through training. TensorBoard keeps only 10 images per tag unless started
 """
 from __future__ import annotations
 
-import argparse
 import math
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import RunError, UserError
+from ..errors import RunError
 from .explorer import ExplorerModel, ExplorerState, as_run_dict
 
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from scd_lab.errors import RunError
+from scd_lab.rundir import RunDir
 from scd_lab.viz.explorer import (INVERTED_MARK, Explorer, ExplorerModel, ExplorerState,
                                   ProbeMismatchError)
 
@@ -115,7 +116,6 @@ def test_run_being_written(make_run):
     assert model.timeline == [0.0, 1.0] and model.view("live").skipped == [torn.name]
     assert "unreadable" in ex.notes_w["live"].value and "not finished" in ex.notes_w["live"].value
     torn.unlink()
-    from scd_lab.rundir import RunDir
     rd = RunDir(path)
     rd.save_snapshot(4, 2, {"scd_fg": torch.rand(4, 4, 4), "channel_sum": torch.rand(4, 4, 4)})
     rd.log({"kind": "saliency", "step": 4, "epoch": 2.0, "scd_fg/auroc": 0.2,
