@@ -237,5 +237,5 @@ def saliency_figures(images, masks, maps: dict, out_dir, names: list[str] | None
     return paths
 
 
-__all__ = ["MAP_COLUMNS", "MAP_ORDER", "saliency_rows", "per_image_rows", "saliency_figures", "report_table", "run_row",
-           "write_table", "table_markdown", "table_csv", "curves", "plot_curves"]
+__all__ = ["MAP_COLUMNS", "MAP_ORDER", "saliency_rows", "per_image_rows", "saliency_figures",
+           "report_table", "run_row", "write_table", "table_markdown", "table_csv", "curves", "plot_curves"]

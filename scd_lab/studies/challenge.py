@@ -139,7 +139,8 @@ def check_rules(cfg: Config, smoke: bool = False, steps: int | None = None,
             problems.append(f"{key}={changes[key]}: the network and the dataset are fixed "
                             "(only backbone.padding_mode may change)")
     steps = planned_steps(cfg) if steps is None else steps
-    pairs, budget = steps * cfg.train.batch_size, TIERS["smoke" if smoke else "full"]["budget_pairs"]
+    pairs = steps * cfg.train.batch_size
+    budget = TIERS["smoke" if smoke else "full"]["budget_pairs"]
     if pairs > budget:
         problems.append(f"{steps} steps x batch {cfg.train.batch_size} = {pairs:,} pairs, over "
                         f"the budget of {budget:,}")
