@@ -26,6 +26,9 @@ TITLES = {"auroc": "AUROC", "best_iou": "best IoU", "pointing_game": "pointing"}
 REPORT_FIGURES = ("auroc", "best_iou", "pointing_game")
 CHALLENGE_FIGURES = ("auroc", "polarity", "auroc_per_image_unsigned", "pointing_game",
                      "best_iou")
+# the probe study's figures of a head's map (``mean``: the raw map's mean value); any key of
+# ``saliency_report`` may be asked of ``score_map``, and ``pointing_game``
+PROBE_FIGURES = ("auroc", "polarity", "auroc_per_image_unsigned", "mean", "best_iou")
 # maps in table order; any other map follows in name order
 MAP_ORDER = ("scd_fg", "lewel_maxvar", "channel_sum", "gradcam", "centre_prior")
 
@@ -72,5 +75,6 @@ def last_recorded(records: list[dict], figures=REPORT_FIGURES) -> dict:
     return {n: {f: last_value(records, f"{n}/{f}") for f in figures} for n in names}
 
 
-__all__ = ["FIGURES", "TITLES", "REPORT_FIGURES", "CHALLENGE_FIGURES", "MAP_ORDER",
+__all__ = ["FIGURES", "TITLES", "REPORT_FIGURES", "CHALLENGE_FIGURES", "PROBE_FIGURES",
+           "MAP_ORDER",
            "order_maps", "score_map", "score_maps", "last_value", "last_recorded"]
