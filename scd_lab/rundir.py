@@ -19,6 +19,10 @@ evaluation read.
                                  {"step", "epoch", "maps": {name: float16 (P, h, w)}}
       checkpoints/last.pt      the latest checkpoint (written atomically)
       summary.json             the final results of the run
+      eval/                    what ``scd-lab eval`` and the studies measured afterwards:
+                               ``NAME.json`` figures (``read_eval`` / ``write_eval``) and
+                               ``NAME.pt`` tensors (``load_eval_tensors`` / ``save_eval_tensors``)
+      export/                  the trunk exported for torchvision / detectron2
 
 Every file is written by process 0 only. ``.pt`` files load with ``weights_only=True``.
 """
@@ -33,6 +37,8 @@ import torch
 from .config import Config, load_yaml, save_yaml
 from .errors import RunError
 from .io import atomic_torch_save
+
+EVAL_DIR = "eval"
 
 
 class RunDir:
@@ -58,11 +64,41 @@ class RunDir:
     def snapshot_dir(self) -> Path:
         return self.path / "snapshots"
 
+    @property
+    def summary_path(self) -> Path:
+        return self.path / "summary.json"
+
+    @property
+    def meta_path(self) -> Path:
+        return self.path / "meta.json"
+
+    @property
+    def probe_path(self) -> Path:
+        return self.path / "probe.pt"
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.path / EVAL_DIR
+
+    @property
+    def export_dir(self) -> Path:
+        return self.path / "export"
+
+    def eval_path(self, name: str) -> Path:
+        """``RUN/eval/name`` (a file, or a folder of tables and figures)."""
+        return self.eval_dir / name
+
     def exists(self) -> bool:
         return self.config_path.is_file()
 
     def is_finished(self) -> bool:
-        return (self.path / "summary.json").is_file()
+        return self.summary_path.is_file()
+
+    def has_checkpoint(self) -> bool:
+        return self.last_checkpoint.is_file()
+
+    def has_probe(self) -> bool:
+        return self.probe_path.is_file()
 
     # writing
     def write_config(self, cfg: Config) -> None:
@@ -75,11 +111,11 @@ class RunDir:
         (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
         self.snapshot_dir.mkdir(exist_ok=True)
         if start_step == 0:
-            for stale in (self.metrics_path, self.path / "summary.json"):
+            for stale in (self.metrics_path, self.summary_path):
                 stale.unlink(missing_ok=True)
             for snap in self.snapshot_dir.glob("step_*.pt"):
                 snap.unlink()
-            (self.path / "meta.json").write_text(json.dumps(meta, indent=2))
+            self.meta_path.write_text(json.dumps(meta, indent=2))
         else:
             self.truncate_metrics(start_step)
 
@@ -106,7 +142,7 @@ class RunDir:
         atomic_torch_save({"images": images.cpu(), "labels": labels.cpu(),
                            "masks": None if masks is None else masks.cpu(),
                            "class_names": list(class_names or [])},
-                          self.path / "probe.pt")
+                          self.probe_path)
 
     def save_snapshot(self, step: int, epoch: int, maps: dict) -> None:
         atomic_torch_save({"step": step, "epoch": epoch,
@@ -115,9 +151,21 @@ class RunDir:
                           self.snapshot_dir / f"step_{step:07d}.pt")
 
     def write_summary(self, summary: dict) -> None:
-        tmp = self.path / "summary.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=2))
-        os.replace(tmp, self.path / "summary.json")
+        _write_json(self.summary_path, summary)
+
+    def write_eval(self, name: str, obj: dict) -> Path:
+        """Write ``RUN/eval/{name}.json`` atomically (the folder is created)."""
+        path = self.eval_path(f"{name}.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_json(path, obj)
+        return path
+
+    def save_eval_tensors(self, name: str, obj) -> Path:
+        """``torch.save`` of ``obj`` to ``RUN/eval/{name}.pt`` (the folder is created)."""
+        path = self.eval_path(f"{name}.pt")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(obj, path)
+        return path
 
     # reading
     def config(self) -> Config:
@@ -127,7 +175,7 @@ class RunDir:
         return load_yaml(self.config_path)
 
     def meta(self) -> dict:
-        return json.loads((self.path / "meta.json").read_text())
+        return json.loads(self.meta_path.read_text())
 
     def metrics(self, kind: str | None = None) -> list[dict]:
         """All metric records (optionally of one ``kind``), in order. A torn last line from a
@@ -145,12 +193,46 @@ class RunDir:
         return out
 
     def probe(self) -> dict:
-        return torch.load(self.path / "probe.pt", weights_only=True)
+        return torch.load(self.probe_path, weights_only=True)
+
+    def snapshot_files(self) -> list[Path]:
+        """The snapshot files, in step order (none when the folder does not exist)."""
+        if not self.snapshot_dir.is_dir():
+            return []
+        return sorted(self.snapshot_dir.glob("step_*.pt"))
+
+    @staticmethod
+    def read_snapshot(path) -> dict:
+        """One snapshot file: {"step", "epoch", "maps"}.
+
+        Raises:
+            ValueError: the file holds no snapshot; torch's errors for a file cut short.
+        """
+        snap = torch.load(path, weights_only=True)
+        if not isinstance(snap, dict) or "maps" not in snap:
+            raise ValueError("not a snapshot")
+        return snap
 
     def snapshots(self) -> list[dict]:
         """Every saliency snapshot, sorted by step: [{"step", "epoch", "maps"}, ...]."""
-        return [torch.load(p, weights_only=True)
-                for p in sorted(self.snapshot_dir.glob("step_*.pt"))]
+        return [torch.load(p, weights_only=True) for p in self.snapshot_files()]
 
     def summary(self) -> dict:
-        return json.loads((self.path / "summary.json").read_text())
+        return json.loads(self.summary_path.read_text())
+
+    def read_eval(self, name: str) -> dict | None:
+        """``RUN/eval/{name}.json``, or None when there is none (a torn file raises
+        ``json.JSONDecodeError``)."""
+        path = self.eval_path(f"{name}.json")
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def load_eval_tensors(self, name: str):
+        """``RUN/eval/{name}.pt`` (``weights_only``), or None when there is none."""
+        path = self.eval_path(f"{name}.pt")
+        return torch.load(path, weights_only=True) if path.is_file() else None
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)

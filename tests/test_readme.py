@@ -71,7 +71,7 @@ COVERED = {
         "test_sweep_and_study_commands",
     "scd-lab study trunks runs/trunks/sup-default": "test_sweep_and_study_commands",
     "scd-lab study table": "test_sweep_and_study_commands",
-    "scd-lab challenge runs/challenge/*": "tests/test_challenge.py::test_command_line",
+    "scd-lab challenge runs/challenge/*": "tests/studies/test_challenge.py::test_command_line",
 }
 
 

@@ -24,11 +24,15 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import UserError
-from ..runs.protocols import (EvalError, evaluate_run, evaluate_saliency, export_run, json_ready, knn_eval, linear_eval, parse_fraction, read_image_mask_folder, semi_eval, subject)
 from ..config import plugin
+from ..errors import UserError
 from ..rundir import RunDir
-from ..runs.report import (per_image_rows, plot_curves, report_table, saliency_figures, saliency_rows, write_table)
+from ..runs.export import export_run
+from ..runs.load import EvalError, as_run
+from ..runs.protocols import evaluate_run, knn_eval, linear_eval, parse_fraction, semi_eval
+from ..runs.report import (per_image_rows, plot_curves, report_table, saliency_figures,
+                           saliency_rows, write_table)
+from ..runs.saliency import evaluate_saliency, json_ready, read_image_mask_folder
 from ..tables import table_markdown
 
 SUBVERBS = ("knn", "linear", "semi", "saliency", "report", "export")
@@ -62,17 +66,18 @@ def cmd_linear(args) -> int:
         raise EvalError(f"--features fg needs an SCD run (scd-byol, scd-moco): the foreground "
                         f"feature pools F with SCD's saliency map, and {name!r} has none; use "
                         f"--features gap")
-    s = subject(args.run)
+    s = as_run(args.run)
     res = linear_eval(s, args.features, epochs=args.epochs, lr=args.lr, seed=args.seed,
                       progress=True)
     _print_json(json_ready(res))
-    print(f"[eval] wrote {s.eval_dir / f'linear_{args.features}.json'}", file=sys.stderr)
+    print(f"[eval] wrote {s.rundir.eval_path(f'linear_{args.features}.json')}",
+          file=sys.stderr)
     return 0
 
 
 def cmd_semi(args) -> int:
     parse_fraction(args.labels)  # a bad value fails before the run is loaded
-    s = subject(_run_dir(args.run))
+    s = as_run(_run_dir(args.run))
     _print_json(semi_eval(s, args.labels, epochs=args.epochs, lr=args.lr, seed=args.seed,
                           progress=True))
     return 0
@@ -86,7 +91,7 @@ def cmd_saliency(args) -> int:
         for flag, d in (("--images", args.images), ("--masks", args.masks)):
             if not Path(d).is_dir():
                 raise EvalError(f"{flag} {d!r} is not a folder")
-    s = subject(_run_dir(args.run))
+    s = as_run(_run_dir(args.run))
     names = skipped = None
     if args.images is not None:
         size = int(s.cfg.data.image_size)
@@ -100,8 +105,8 @@ def cmd_saliency(args) -> int:
         res = evaluate_saliency(s, progress=True)
         sets = s.monitor_sets()
         images, masks = sets["held"].images, sets["held"].masks
-    out = args.out or (s.eval_dir / ("saliency" if args.images is None else
-                                     f"saliency_{Path(args.images).name}"))
+    out = args.out or s.rundir.eval_path("saliency" if args.images is None else
+                                         f"saliency_{Path(args.images).name}")
     out = Path(out)
     md, _ = write_table(saliency_rows(res), out / "saliency")
     write_table(per_image_rows(res, names), out / "per_image")

@@ -33,6 +33,13 @@ PLUGINS = {"scd": SCD, "lewel": LEWEL}
 MAP_ORDER = ("scd_fg", "lewel_maxvar", "channel_sum", "gradcam", "centre_prior")
 
 
+def order_maps(names) -> list[str]:
+    """Map names in ``MAP_ORDER`` first, in that order, then any other map (slot maps, ...) in
+    name order: the order of every table, picker and figure."""
+    names = set(names)
+    return [n for n in MAP_ORDER if n in names] + sorted(names - set(MAP_ORDER))
+
+
 def available_methods() -> list[str]:
     """Names accepted by ``build_method`` (``method.name``)."""
     return list(METHOD_DEFAULTS)
@@ -100,4 +107,4 @@ def build_method(cfg: Config, name: str | None = None, num_classes: int | None =
 __all__ = ["Method", "BaseMethod", "SiameseMethod", "StepOutput", "Encoded", "BYOL", "MoCo",
            "SCD", "LEWEL", "Supervised", "build_method", "available_methods", "default_map_name",
            "method_kwargs", "momentum_at", "frozen_copy", "gap", "split_batchnorm", "BASES",
-           "PLUGINS", "MAP_ORDER"]
+           "PLUGINS", "MAP_ORDER", "order_maps"]

@@ -11,9 +11,6 @@ code builds a ``Trainer`` to load a run.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import torch
 
 from ..config import SYNTHETIC_KNOBS, Config, resolve, to_dict
@@ -123,16 +120,29 @@ def build_run(cfg: Config | None, out=None, *, resume: bool = False, data=None, 
     return trainer
 
 
-def _differences(a: Config, b: Config, ignore=("train.progress",)) -> list[str]:
+def config_differences(a: Config, b: Config, ignore=()) -> dict[str, tuple]:
+    """``{"section.key": (value in a, value in b)}`` of every key of ``a``'s sections where
+    ``b`` differs, in ``a``'s order; the keys in ``ignore`` left out. Compare resolved configs
+    (``resolve``) to see what a run would do differently.
+
+    ``ensure_run`` names these when a folder holds a run of another config; the challenge
+    lists a submission's changes from its starting point with them."""
     da, db = to_dict(a), to_dict(b)
-    out = []
+    out = {}
     for section, values in da.items():
         if not isinstance(values, dict):
             continue
         for key, v in values.items():
-            if f"{section}.{key}" not in ignore and db[section].get(key) != v:
-                out.append(f"{section}.{key}: {db[section].get(key)!r} there, {v!r} asked")
+            name = f"{section}.{key}"
+            if name not in ignore and db[section].get(key) != v:
+                out[name] = (v, db[section].get(key))
     return out
+
+
+def _differences(asked: Config, there: Config) -> list[str]:
+    """The differences that stop ``ensure_run`` from reusing a run, as sentences."""
+    return [f"{name}: {b!r} there, {a!r} asked" for name, (a, b) in
+            config_differences(asked, there, ignore=("train.progress",)).items()]
 
 
 def is_finished_run_of(cfg: Config, out) -> bool:

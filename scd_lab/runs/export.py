@@ -24,6 +24,7 @@ adds a classifier so that the result has *every* key of a torchvision ResNet:
     model = torchvision_model("resnet18", small_stem=run.cfg.backbone.small_stem)
     model.load_state_dict(sd, strict=True)
     detectron2_pickle(run.method.encoder, "r18_scd.pkl")
+    export_run(run, "torchvision")              # RUN/export/resnet18_<method>.pth
 """
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ import torch
 import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
+
+from .load import EvalError, as_run
+from .protocols import result_head
+
+EXPORT_FORMATS = ("torchvision", "detectron2")
 
 # (block type, blocks per stage) of each torchvision ResNet
 _LAYOUTS = {
@@ -218,3 +224,40 @@ def detectron2_pickle(trunk: nn.Module, path) -> dict:
     with open(path, "wb") as f:
         pickle.dump(obj, f)
     return obj
+
+
+def export_run(run_or_method, format: str = "torchvision", out=None) -> dict:
+    """Write the online trunk for torchvision (a state dict, zero ``fc``) or Detectron2 (the
+    pickle layout of MoCo's converter), see the functions above.
+
+    ``out`` defaults to ``RUN/export/{arch}_{method}.pth`` (torchvision) or ``.pkl``.
+
+    Raises:
+        EvalError: unknown format, no ``out`` for a method in memory, or a trunk that is no
+            torchvision ResNet (``resnet_tiny``).
+    """
+    if format not in EXPORT_FORMATS:
+        raise EvalError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
+    s = as_run(run_or_method)
+    arch = s.cfg.backbone.arch if s.cfg is not None else None
+    try:
+        arch, small = trunk_layout(s.method.encoder)
+    except ValueError:
+        raise EvalError(f"only resnet18 / resnet50 trunks export; this "
+                        f"{'run' if s.cfg is not None else 'method'}'s trunk is "
+                        f"{arch or 'no torchvision ResNet'}") from None
+    if out is None:
+        if s.rundir is None:
+            raise EvalError("say where to write the export (out=...)")
+        suffix = "pth" if format == "torchvision" else "pkl"
+        out = s.rundir.export_dir / f"{arch}_{s.name}.{suffix}"
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if format == "torchvision":
+        sd = torchvision_state_dict(s.method.encoder)
+        torch.save(sd, out)
+        keys = len(sd)
+    else:
+        keys = len(detectron2_pickle(s.method.encoder, out)["model"])
+    return {**result_head(s), "format": format, "arch": arch, "small_stem": small,
+            "out": str(out), "keys": keys}

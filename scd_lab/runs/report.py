@@ -10,20 +10,22 @@ now (and stored there) unless ``compute=False``, in which case the last monitor 
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from pathlib import Path
 
 from ..errors import RunError
-from .protocols import _bar, EvalError, evaluate_saliency, knn_eval, linear_eval, subject
-from ..tables import table_csv, table_markdown
-from ..rundir import RunDir
 from ..eval.saliency_metrics import minmax_normalize, upsample_maps
+from ..rundir import RunDir
+from ..tables import table_csv, table_markdown
+from .load import EvalError, as_run
+from .protocols import knn_eval, linear_eval, progress_bar
+from .saliency import evaluate_saliency
+from ..methods import MAP_ORDER, order_maps
+from .scoring import REPORT_FIGURES, TITLES, last_recorded, last_value
 
-MAP_COLUMNS = (("auroc", "AUROC"), ("best_iou", "best IoU"), ("pointing_game", "pointing"))
-MAP_ORDER = ("scd_fg", "lewel_maxvar", "channel_sum", "gradcam", "centre_prior")
+# the map columns: (figure, its title); a map's column is "{map} {title}"
+MAP_COLUMNS = tuple((k, TITLES[k]) for k in REPORT_FIGURES)
 
 
 def _labels(run_dirs) -> list[str]:
@@ -33,16 +35,15 @@ def _labels(run_dirs) -> list[str]:
     return [str(p) if names.count(p.name) > 1 else p.name for p in paths]
 
 
-def _read(path: Path):
+def _read(rd: RunDir, name: str):
+    """``RUN/eval/{name}.json`` (``summary.json`` for "summary"), or None when it is missing
+    or torn."""
     try:
-        return json.loads(path.read_text()) if path.is_file() else None
+        if name == "summary":
+            return rd.summary() if rd.is_finished() else None
+        return rd.read_eval(name)
     except json.JSONDecodeError:
         return None
-
-
-def _last(records: list[dict], key: str):
-    vals = [r[key] for r in records if isinstance(r.get(key), (int, float))]
-    return vals[-1] if vals else None
 
 
 def run_row(run_dir, label: str | None = None, compute: bool = True,
@@ -50,39 +51,38 @@ def run_row(run_dir, label: str | None = None, compute: bool = True,
     """The report's figures of one run (see module docstring); keys are column names."""
     rd = RunDir(run_dir)
     cfg = rd.config()  # RunError when there is no run
-    ev = rd.path / "eval"
-    summary = _read(rd.path / "summary.json") or {}
+    summary = _read(rd, "summary") or {}
     records = rd.metrics()
     loaded = {}
 
     def run():
         if "s" not in loaded:
-            loaded["s"] = subject(rd.path)
+            loaded["s"] = as_run(rd.path)
         return loaded["s"]
 
     d = cfg.data
-    epochs = summary.get("epochs", _last(records, "epoch"))
+    epochs = summary.get("epochs", last_value(records, "epoch"))
     row = {"run": label or rd.path.name, "method": cfg.method.name,
            "data": f"{d.dataset} {d.image_size}px", "epochs": epochs}
     # kNN
-    knn = _read(ev / "knn.json")
+    knn = _read(rd, "knn")
     if knn is None and compute:
         knn = knn_eval(run(), progress=progress, save=True)
     if knn is None:
         recs = [r for r in records if r.get("kind") == "knn"]
-        knn = {"knn_top1_k200": _last(recs, "knn_top1_k200")}
+        knn = {"knn_top1_k200": last_value(recs, "knn_top1_k200")}
         if cfg.train.knn_k == 20:
-            knn["knn_top1_k20"] = _last(recs, "knn_top1")
+            knn["knn_top1_k20"] = last_value(recs, "knn_top1")
     row["kNN k=20"] = knn.get("knn_top1_k20")
     row["kNN k=200"] = knn.get("knn_top1_k200")
     # linear probes
     for kind in ("gap", "fg"):
-        lin = _read(ev / f"linear_{kind}.json")
+        lin = _read(rd, f"linear_{kind}")
         if lin is None and compute and (kind == "gap" or cfg.method.name.startswith("scd")):
             lin = linear_eval(run(), kind, progress=progress)
         row[f"linear {kind}"] = None if lin is None else lin.get("test_acc")
     # saliency
-    sal = _read(ev / "saliency.json")
+    sal = _read(rd, "saliency")
     if sal is None and compute:
         try:
             sal = evaluate_saliency(run(), progress=progress)
@@ -90,11 +90,8 @@ def run_row(run_dir, label: str | None = None, compute: bool = True,
             sal = None
     if sal is not None:
         maps = sal["metrics"]
-    else:
-        recs = [r for r in records if r.get("kind") == "saliency"]
-        names = {k.split("/")[0] for r in recs for k in r if "/" in k}
-        maps = {n: {"auroc": _last(recs, f"{n}/auroc"), "best_iou": _last(recs, f"{n}/best_iou")}
-                for n in names}
+    else:  # the saliency monitor's last figures (no pointing game)
+        maps = last_recorded([r for r in records if r.get("kind") == "saliency"])
     for name, figs in maps.items():
         for key, title in MAP_COLUMNS:
             row[f"{name} {title}"] = figs.get(key)
@@ -111,7 +108,7 @@ def report_table(run_dirs, compute: bool = True, progress: bool = False) -> list
     if not run_dirs:
         raise EvalError("give at least one run directory")
     for p in run_dirs:
-        if not (Path(p) / "config.yaml").is_file():
+        if not RunDir(p).exists():
             raise RunError(f"{str(p)!r} holds no run (no config.yaml); pass run directories "
                            "written by `scd-lab train` or the demo")
     rows = [run_row(p, label, compute, progress) for p, label in zip(run_dirs, _labels(run_dirs))]
@@ -123,7 +120,7 @@ def _aligned(rows: list[dict]) -> list[dict]:
             "linear fg"]
     maps = {k[:-len(t) - 1] for r in rows for k in r for _, t in MAP_COLUMNS
             if k.endswith(" " + t)}
-    order = [m for m in MAP_ORDER if m in maps] + sorted(maps - set(MAP_ORDER))
+    order = order_maps(maps)
     cols = head + [f"{m} {t}" for m in order for _, t in MAP_COLUMNS] + ["s/epoch",
                                                                           "peak mem GB"]
     return [{c: r.get(c) for c in cols} for r in rows]
@@ -191,9 +188,8 @@ def plot_curves(run_dirs, out) -> Path:
 def saliency_rows(result: dict) -> list[dict]:
     """One row per map of an ``evaluate_saliency`` result (map, then its figures)."""
     metrics = result["metrics"]
-    order = [m for m in MAP_ORDER if m in metrics] + sorted(set(metrics) - set(MAP_ORDER))
-    out = [{"map": name, "images": result["num_images"], **metrics[name]} for name in order]
-    return out
+    return [{"map": name, "images": result["num_images"], **metrics[name]}
+            for name in order_maps(metrics)]
 
 
 def per_image_rows(result: dict, names: list[str] | None = None) -> list[dict]:
@@ -219,7 +215,7 @@ def saliency_figures(images, masks, maps: dict, out_dir, names: list[str] | None
     size = tuple(images.shape[-2:])
     ups = {k: minmax_normalize(upsample_maps(v[:n].cpu(), size)) for k, v in maps.items()}
     paths = []
-    for i in _bar(range(n), progress, desc="figures", unit="image"):
+    for i in progress_bar(range(n), progress, desc="figures", unit="image"):
         cols = 2 + len(ups)
         fig = Figure(figsize=(1.9 * cols, 2.2))
         axes = fig.subplots(1, cols)
@@ -241,5 +237,5 @@ def saliency_figures(images, masks, maps: dict, out_dir, names: list[str] | None
     return paths
 
 
-__all__ = ["saliency_rows", "per_image_rows", "saliency_figures", "report_table", "run_row",
-           "write_table", "table_markdown", "table_csv", "curves", "plot_curves"]
+__all__ = ["MAP_COLUMNS", "MAP_ORDER", "saliency_rows", "per_image_rows", "saliency_figures",
+           "report_table", "run_row", "write_table", "table_markdown", "table_csv", "curves", "plot_curves"]

@@ -32,26 +32,26 @@ reference config, so changing the data knobs changes the training images only.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 
 import torch
 
-from ..config import Config, apply_overrides, get_preset, resolve, to_dict
-from ..errors import RunError
-from ..viz.explorer import reference_runs
-from .smoke import SMOKE_OVERRIDES
-from ..paths import runs_root
+from ..config import Config, apply_overrides, get_preset, resolve
 from ..data.synthetic import SyntheticSpec
-from ..runs.protocols import _write_json, EVAL_DIR, score_maps
+from ..errors import RunError
 from ..eval.features import method_maps
-from ..methods import build_method, default_map_name
 from ..eval.map_ceiling import feature_maps, supervised_map_ceiling
 from ..eval.saliency_metrics import centre_prior
-from ..runs.build import build_data
-from ..runs.load import Run, load_run
+from ..methods import build_method, default_map_name
+from ..paths import runs_root
 from ..rundir import RunDir
+from ..runs.build import build_data, config_differences
+from ..runs.load import Run, load_run
+from ..runs.scoring import CHALLENGE_FIGURES, score_maps
+from ..tables import table_markdown
+from ..viz.explorer import reference_runs
+from .smoke import SMOKE_OVERRIDES
 
 STARTING_PRESET = "cpu"
 SCD_METHODS = ("scd-byol", "scd-moco")
@@ -75,7 +75,7 @@ ROWS = (("student", "the run's own map M_fg (self-supervised): the score"),
         ("init", "baseline: M_fg of the untrained network (same config and seed, step 0)"),
         ("ceiling", "ceiling: SCD's map architecture trained with the masks on the run's "
                     "frozen features"))
-FIGURES = ("auroc", "polarity", "auroc_per_image_unsigned", "pointing_game", "best_iou")
+FIGURES = CHALLENGE_FIGURES  # the figures of each row (``scd_lab.runs.scoring``)
 
 
 def starting_config(smoke: bool = False) -> Config:
@@ -108,16 +108,8 @@ def submission_dir(overrides=(), smoke: bool = False, root=None) -> Path:
 def config_changes(cfg: Config, reference: Config) -> dict:
     """``{"section.key": value}`` of every key where the resolved ``cfg`` differs from the
     resolved ``reference`` (reporting-only keys left out)."""
-    a, b = to_dict(resolve(cfg)), to_dict(resolve(reference))
-    out = {}
-    for section, values in a.items():
-        if not isinstance(values, dict):
-            continue
-        for key, v in values.items():
-            name = f"{section}.{key}"
-            if name not in QUIET and b[section].get(key) != v:
-                out[name] = v
-    return out
+    diff = config_differences(resolve(cfg), resolve(reference), ignore=QUIET)
+    return {name: mine for name, (mine, _) in diff.items()}
 
 
 def planned_steps(cfg: Config) -> int:
@@ -148,7 +140,8 @@ def check_rules(cfg: Config, smoke: bool = False, steps: int | None = None,
             problems.append(f"{key}={changes[key]}: the network and the dataset are fixed "
                             "(only backbone.padding_mode may change)")
     steps = planned_steps(cfg) if steps is None else steps
-    pairs, budget = steps * cfg.train.batch_size, TIERS["smoke" if smoke else "full"]["budget_pairs"]
+    pairs = steps * cfg.train.batch_size
+    budget = TIERS["smoke" if smoke else "full"]["budget_pairs"]
     if pairs > budget:
         problems.append(f"{steps} steps x batch {cfg.train.batch_size} = {pairs:,} pairs, over "
                         f"the budget of {budget:,}")
@@ -157,14 +150,13 @@ def check_rules(cfg: Config, smoke: bool = False, steps: int | None = None,
 
 def map_scores(maps: dict, masks: torch.Tensor) -> dict:
     """The challenge's figures of each named map (N, h, w) against masks (N, H, W): each map
-    upsampled and min-max normalised per image (``scd_lab.runs.protocols.score_maps``).
+    upsampled and min-max normalised per image (``scd_lab.runs.scoring.score_maps``).
 
     Returns:
         ``{name: {"auroc", "polarity", "auroc_per_image_unsigned", "pointing_game",
         "best_iou"}}``; ``auroc`` is pooled over pixels and signed (below 0.5: inverted).
     """
-    metrics, _ = score_maps(maps, masks)
-    return {name: {k: m[k] for k in FIGURES} for name, m in metrics.items()}
+    return score_maps(maps, masks, FIGURES)[0]
 
 
 @torch.no_grad()
@@ -246,16 +238,30 @@ def score_run(run_dir, smoke: bool = False, fresh: bool = False, keep_maps: bool
     trained further: the ceiling's training is most of the cost (minutes on the CPU tier).
     ``fresh`` scores again; ``keep_maps`` too (the maps are not kept on disk)."""
 
-    path = Path(run_dir) / EVAL_DIR / f"challenge{'-smoke' if smoke else ''}.json"
-    finished = (Path(run_dir) / "summary.json").is_file()
-    steps = RunDir(run_dir).summary().get("steps") if finished else None
-    if path.is_file() and not (fresh or keep_maps) and steps is not None:
-        kept = json.loads(path.read_text())
-        if kept.get("steps") == steps:
+    rd = RunDir(run_dir)
+    name = f"challenge{'-smoke' if smoke else ''}"
+    steps = rd.summary().get("steps") if rd.is_finished() else None
+    if not (fresh or keep_maps) and steps is not None:
+        kept = rd.read_eval(name)
+        if kept is not None and kept.get("steps") == steps:
             return kept
     out = score(run_dir, smoke=smoke, keep_maps=keep_maps)
-    _write_json(path, {k: v for k, v in out.items() if k != "tensors"})
+    rd.write_eval(name, {k: v for k, v in out.items() if k != "tensors"})
     return out
+
+
+LEADERBOARD_COLUMNS = ("rank", "submission", "changes from the start", "**score**: M_fg AUROC",
+                       "polarity", "per image, unsigned", "centre prior", "channel sum",
+                       "init map", "ceiling", "rules")
+REFERENCE_COLUMNS = ("reference run", "data, padding, α, epochs", "map", "AUROC step 0 → end",
+                     "per image, unsigned, end", "channel sum end")
+
+
+def _markdown_lines(columns, rows: list[dict]) -> list[str]:
+    """The lines of ``table_markdown`` of rows (cells already text), the header alone when
+    there is no row."""
+    lines = table_markdown(rows or [dict.fromkeys(columns, "")]).splitlines()
+    return lines if rows else lines[:2]
 
 
 def leaderboard_markdown(scores) -> str:
@@ -264,19 +270,19 @@ def leaderboard_markdown(scores) -> str:
     AUROC of the baselines and the ceiling on the same images, then any broken rule."""
     scores = [scores] if isinstance(scores, dict) else list(scores)
     ranked = sorted(scores, key=lambda s: -s["score"])
-    lines = ["| rank | submission | changes from the start | **score**: M_fg AUROC | polarity | "
-             "per image, unsigned | centre prior | channel sum | init map | ceiling | rules |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = []
     for i, s in enumerate(ranked, 1):
         m = s["maps"]
-        changes = ", ".join(f"{k}={v}" for k, v in s["changes"].items()) or "none"
         flag = "" if s["polarity"] > 0 else " (inverted)"
-        lines.append(
-            f"| {i} | {s['name']} | {changes} | **{s['score']:.3f}**{flag} | "
-            f"{s['polarity']:+d} | {m['student']['auroc_per_image_unsigned']:.3f} | "
-            f"{m['centre_prior']['auroc']:.3f} | {m['channel_sum']['auroc']:.3f} | "
-            f"{m['init']['auroc']:.3f} | {m['ceiling']['auroc']:.3f} | "
-            f"{'ok' if not s['violations'] else 'broken'} |")
+        cells = (i, s["name"],
+                 ", ".join(f"{k}={v}" for k, v in s["changes"].items()) or "none",
+                 f"**{s['score']:.3f}**{flag}", f"{s['polarity']:+d}",
+                 f"{m['student']['auroc_per_image_unsigned']:.3f}",
+                 f"{m['centre_prior']['auroc']:.3f}", f"{m['channel_sum']['auroc']:.3f}",
+                 f"{m['init']['auroc']:.3f}", f"{m['ceiling']['auroc']:.3f}",
+                 "ok" if not s["violations"] else "broken")
+        rows.append(dict(zip(LEADERBOARD_COLUMNS, cells)))
+    lines = _markdown_lines(LEADERBOARD_COLUMNS, rows)
     n = {s["num_images"] for s in ranked}
     lines.append("")
     lines.append(f"AUROC pooled over the pixels of {', '.join(map(str, sorted(n)))} held-out "
@@ -293,8 +299,7 @@ def reference_answers(root=None) -> str:
     answers), read from their files: each run's own map at step 0 and at its end, per image
     (unsigned) and the channel-sum map. Their held-out images are those of each run's own data
     (the ``distinct-*`` runs: distinct-texture images), not the challenge's."""
-    lines = ["| reference run | data, padding, α, epochs | map | AUROC step 0 → end | "
-             "per image, unsigned, end | channel sum end |", "|---|---|---|---|---|---|"]
+    rows = []
     runs = reference_runs(root=root)
     for label, path in sorted(runs.items(), key=lambda kv: kv[0].startswith("ceiling")):
         rd = RunDir(path)
@@ -302,7 +307,7 @@ def reference_answers(root=None) -> str:
         if not sal:
             continue
         first, last = sal[0], sal[-1]
-        if (path / "config.yaml").is_file():
+        if rd.exists():
             cfg = rd.config()
             name = default_map_name(cfg.method.name)
             data = "distinct textures" if cfg.data.distinct_textures else "default"
@@ -313,6 +318,7 @@ def reference_answers(root=None) -> str:
             continue
         start = f"{first[f'{name}/auroc']:.3f} → " if first["step"] != last["step"] else ""
         chan = f"{last['channel_sum/auroc']:.3f}" if "channel_sum/auroc" in last else "–"
-        lines.append(f"| {label} | {what} | {name} | {start}{last[f'{name}/auroc']:.3f} | "
-                     f"{last[f'{name}/auroc_per_image_unsigned']:.3f} | {chan} |")
-    return "\n".join(lines)
+        rows.append(dict(zip(REFERENCE_COLUMNS, (
+            label, what, name, f"{start}{last[f'{name}/auroc']:.3f}",
+            f"{last[f'{name}/auroc_per_image_unsigned']:.3f}", chan))))
+    return "\n".join(_markdown_lines(REFERENCE_COLUMNS, rows))

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ...errors import RunError
-from ...methods import MAP_ORDER, default_map_name
+from ...methods import default_map_name, order_maps
 from ...paths import reference_runs_dir
 from ...rundir import RunDir
 from .render import PanelPixels
@@ -53,13 +53,6 @@ def as_run_dict(run_dirs) -> dict[str, Path]:
     if not items:
         raise RunError("no run directories given")
     return items
-
-
-def order_maps(names) -> list[str]:
-    """Map names as the picker offers them: those of ``MAP_ORDER`` first, in that order, then
-    any other snapshot map (slot maps, ...) in name order."""
-    names = set(names)
-    return [n for n in MAP_ORDER if n in names] + sorted(names - set(MAP_ORDER))
 
 
 # Run files that RunDir does not name yet. RunDir.snapshots() loads every snapshot at once;

@@ -22,7 +22,7 @@ from helpers import tiny_config, tiny_data  # noqa: E402
 
 from scd_lab.errors import RunError, UserError  # noqa: E402
 from scd_lab.cli import eval as cli
-from scd_lab.runs.protocols import EvalError
+from scd_lab.runs import EvalError
 
 pytest.importorskip("captum")
 

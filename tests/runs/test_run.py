@@ -1,0 +1,104 @@
+"""The one ``Run`` type: a folder opened without loading its method (what the explorer reads),
+loaded on first use, or a method in memory; the one scorer of maps; ``config_differences``."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
+
+from helpers import tiny_config, tiny_data  # noqa: E402
+
+from scd_lab.config import apply_overrides, resolve  # noqa: E402
+from scd_lab.errors import RunError  # noqa: E402
+from scd_lab.eval.saliency_metrics import pointing_game, saliency_report  # noqa: E402
+from scd_lab.rundir import RunDir  # noqa: E402
+from scd_lab.runs import (EvalError, Run, as_run, build_run, config_differences,  # noqa: E402
+                          load_run, score_maps)
+from scd_lab.runs.scoring import CHALLENGE_FIGURES, FIGURES, last_recorded  # noqa: E402
+
+KNOBS = ["data.num_train=64", "data.num_test=32", "data.num_classes=4"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("run") / "scd"
+    torch.manual_seed(0)
+    build_run(tiny_config("scd-byol", KNOBS + ["train.epochs=2"]), path,
+              data=tiny_data()).fit()
+    return path
+
+
+def test_open_reads_the_folder_without_the_method(run_dir):
+    run = Run.open(run_dir)
+    assert run.snapshots and [s["step"] for s in run.snapshots] == \
+        sorted(s["step"] for s in run.snapshots)
+    assert run.saliency and set(run.saliency) == {s["step"] for s in run.snapshots}
+    assert run.probe["images"].dtype == torch.uint8 and run.masks is not None
+    assert run.method_name == "scd-byol" and run.skipped == []
+    last = run.snapshots[-1]
+    assert run.snapshot(last["step"]) is last and run.snapshot(-1) is None
+    assert run._method is None  # nothing loaded yet
+    assert run.step == last["step"] and run._method is not None  # loaded on first use
+    assert not run.refresh()  # nothing new
+
+
+def test_refresh_names_unreadable_snapshots_and_reads_new_ones(run_dir, tmp_path):
+    rd = RunDir(run_dir)
+    run = Run.open(run_dir)
+    n = len(run.snapshots)
+    bad = rd.snapshot_dir / "step_9999998.pt"
+    bad.write_bytes(b"cut short")
+    try:
+        assert run.refresh() is False and run.skipped == [bad.name]
+        good = rd.snapshot_dir / "step_9999999.pt"
+        torch.save({**run.snapshots[-1], "step": 9999999}, good)
+        assert run.refresh() and len(run.snapshots) == n + 1 and run.skipped == [bad.name]
+        good.unlink()
+    finally:
+        bad.unlink()
+    with pytest.raises(RunError, match="is not a folder"):
+        Run.open(tmp_path / "nowhere")
+
+
+def test_load_run_and_a_method_in_memory(run_dir):
+    run = load_run(run_dir, with_data=False)
+    assert run.train is None and run.step > 0 and run.cfg.method.name == "scd-byol"
+    assert run.eval_dir == run_dir / "eval" and run.probe
+    with pytest.raises(RunError, match="with_data=False"):
+        run.monitor_sets()
+    train, test = tiny_data(32, 8)
+    mine = Run.of_method(run.method, train, test)
+    assert mine.cfg is None and mine.path is None and mine.step is None
+    assert mine.monitor_sets()["bank"] is train and mine.monitor_sets()["held"] is test
+    assert mine.maps(test.images[:2])["scd_fg"].shape[0] == 2
+    assert as_run(mine) is mine and as_run(run, test=test).monitor_sets()["queries"] is test
+    with pytest.raises(EvalError, match="scd_lab method"):
+        as_run(object())
+
+
+def test_one_scorer_of_maps():
+    masks = torch.zeros(3, 16, 16, dtype=torch.uint8)
+    masks[:, 4:12, 4:12] = 1
+    maps = {"m": torch.rand(3, 16, 16), "mask": masks.float()}
+    metrics, per_image = score_maps(maps, masks)
+    assert list(metrics["m"]) == list(FIGURES) and per_image["m"].shape == (3,)
+    rep = saliency_report(maps["m"], masks)
+    assert metrics["m"]["auroc"] == rep["auroc"] and metrics["m"]["best_iou"] == rep["best_iou"]
+    assert metrics["m"]["pointing_game"] == pointing_game(maps["m"], masks)
+    assert list(score_maps(maps, masks, CHALLENGE_FIGURES)[0]["mask"]) == list(CHALLENGE_FIGURES)
+    recs = [{"kind": "saliency", "m/auroc": 0.4}, {"kind": "saliency", "m/auroc": 0.6}]
+    assert last_recorded(recs) == {"m": {"auroc": 0.6, "best_iou": None, "pointing_game": None}}
+
+
+def test_config_differences():
+    a = resolve(tiny_config("scd-byol"))
+    flip = f"train.progress={not a.train.progress}"
+    b = resolve(apply_overrides(a, ["method.alpha=0.5", flip]))
+    assert config_differences(a, a) == {}
+    assert set(config_differences(b, a)) == {"method.alpha", "train.progress"}
+    assert config_differences(b, a, ignore=("train.progress",))["method.alpha"] == \
+        (0.5, a.method.alpha)
