@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from scd_lab.cli import bench as bench_cli
+from scd_lab.cli import main as cli_main
 from scd_lab.studies import bench
 from scd_lab._malloc import tune_malloc
 
@@ -120,7 +120,7 @@ def test_bench_end_to_end(tmp_path):
 def test_bench_ratios_and_cli(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SCD_LAB_MALLOC", "0")  # main() would tune this test process
     out = tmp_path / "b.json"
-    assert bench_cli.main(["--methods", "byol,scd-byol", "--size", "16", "--batch", "16",
+    assert cli_main(["bench", "--methods", "byol,scd-byol", "--size", "16", "--batch", "16",
                        "--rounds", "2", "--warmup", "0", "--memory", "off", "--quiet",
                        "--json", str(out), *sum((["--set", s] for s in TINY), [])]) == 0
     res = json.loads(out.read_text())

@@ -60,14 +60,3 @@ def register(subparsers) -> argparse.ArgumentParser:
     add_arguments(p)
     p.set_defaults(fn=cmd_bench)
     return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    tune_malloc()
-    p = add_arguments(argparse.ArgumentParser(prog="python -m scd_lab.cli.bench",
-                                              description=__doc__.split("\n")[0]))
-    return cmd_bench(p.parse_args(argv))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -81,19 +81,3 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     s.add_argument("--knobs", default=None, metavar="PNG", help="save a gallery of each knob")
     s.set_defaults(fn=_run_synthetic)
     return data
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry point: ``python -m scd_lab.cli.data data ...``."""
-    parser = argparse.ArgumentParser(prog="scd-lab")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.fn(args)
-    except UserError as exc:
-        print(f"scd-lab: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,7 @@ to that sub-verb's parser, anything else is read as ``RUN_DIR`` of the old ``scd
 RUN_DIR`` (the monitors' kNN and saliency figures, nothing written). A run folder named like a
 sub-verb is reached as ``./knn``.
 
-Also ``python -m scd_lab.cli.eval knn RUN`` (the words after ``eval``). Every mistake raises a
+Also ``python -m scd_lab.cli eval knn RUN``. Every mistake raises a
 ``UserError`` (one line, exit status 2).
 """
 from __future__ import annotations
@@ -239,17 +239,3 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "checkpoints/last.pt)")
     e.set_defaults(fn=_cmd_eval)
     return e
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m scd_lab.cli.eval WORDS...`` = ``scd-lab eval WORDS...``."""
-    words = sys.argv[1:] if argv is None else list(argv)
-    try:
-        return dispatch(words, prog="python -m scd_lab.cli.eval")
-    except UserError as exc:
-        print(f"scd-lab: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -21,7 +21,7 @@ For each method, on random uint8 images held in memory (the kit's data path, no 
   importable, timed in the same phases.
 
     scd-lab bench --preset cpu --size 32 --batch 64 --rounds 20 --json bench.json
-    python -m scd_lab.cli.bench ...                           # the same
+    python -m scd_lab.cli bench ...                           # the same
     from scd_lab.studies.bench import run_bench, format_markdown
     print(format_markdown(run_bench(["byol", "scd-byol"], rounds=5)))
 """

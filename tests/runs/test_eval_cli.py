@@ -1,5 +1,5 @@
 """``scd-lab eval`` sub-verbs on a tiny trained run: through ``scd_lab.cli.eval`` in process, a
-couple through ``python -m scd_lab.cli.eval``, and the notebook functions on a method in
+couple through ``python -m scd_lab.cli eval``, and the notebook functions on a method in
 memory."""
 from __future__ import annotations
 
@@ -232,7 +232,7 @@ def test_notebook_functions_on_a_method_in_memory():
 
 
 def _cli(*words, env):
-    return subprocess.run([sys.executable, "-m", "scd_lab.cli.eval", *map(str, words)],
+    return subprocess.run([sys.executable, "-m", "scd_lab.cli", "eval", *map(str, words)],
                           capture_output=True, text=True, env=env, timeout=120)
 
 
