@@ -28,11 +28,56 @@ from ..schedules import cosine_lr
 FEATURE_KINDS = ("gap", "fg")
 
 
-
 def cosine_schedule(opt: torch.optim.Optimizer, total: int):
     """Cosine decay of every group's learning rate to 0 over ``total`` steps (no warm-up),
     the schedule of the training loop (``scd_lab.schedules.cosine_lr``) as a scheduler."""
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda k: cosine_lr(min(k, total), total, 1.0))
+
+
+def num_classes_of(y_train: Tensor, y_test: Tensor) -> int:
+    """K when not given: 1 + the largest label of either set."""
+    return int(max(int(y_train.max()), int(y_test.max()) if len(y_test) else 0)) + 1
+
+
+def sgd_epochs(opt: torch.optim.Optimizer, batch_loss: Callable[[Tensor], Tensor], n: int,
+               batch: int, epochs: int, seed: int, device: torch.device, desc: str,
+               progress: bool = False, index_device: torch.device | None = None) -> float:
+    """``epochs`` passes of ``opt`` over ``n`` samples in shuffled mini-batches, under a cosine
+    decay of every group's learning rate to 0 over all ``epochs * ceil(n / batch)`` steps
+    (``cosine_schedule``); the loop of ``linear_probe`` and of ``semi.finetune``.
+
+    Args:
+        opt: the optimizer (its learning rates are the peaks).
+        batch_loss: sample indices (b,) -> the batch's mean loss (a scalar with a graph).
+        n, batch, epochs: samples, mini-batch size, passes.
+        seed: seed of the shuffles (a generator of their own; the global state is not read).
+        device: where the running loss is summed.
+        desc, progress: the tqdm bar over the epochs (shown on a terminal only).
+        index_device: where the indices are moved before they are split (default: the CPU).
+
+    Returns:
+        The mean loss of the last epoch (NaN without epochs).
+    """
+    sched = cosine_schedule(opt, max(epochs * math.ceil(n / batch), 1))
+    g = torch.Generator().manual_seed(seed)
+    final_loss = float("nan")
+    with torch.enable_grad():
+        for _ in tqdm(range(epochs), desc=desc, unit="epoch", leave=False,
+                      disable=True if not progress else None):
+            perm = torch.randperm(n, generator=g)
+            if index_device is not None:
+                perm = perm.to(index_device)
+            running = torch.zeros((), device=device)
+            for idx in perm.split(batch):
+                loss = batch_loss(idx)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                running += loss.detach() * len(idx)
+            final_loss = float(running) / n
+    return final_loss
+
 
 def features_for(method: nn.Module, images: Tensor, transform: Callable[[Tensor], Tensor],
                  kind: str = "gap", autocast=contextlib.nullcontext,
@@ -133,7 +178,7 @@ def linear_probe(train_feats: Tensor, train_labels: Tensor, test_feats: Tensor,
     y_train = train_labels.to(device).long()
     y_test = test_labels.to(device).long()
     if num_classes is None:
-        num_classes = int(max(int(y_train.max()), int(y_test.max()) if len(y_test) else 0)) + 1
+        num_classes = num_classes_of(y_train, y_test)
     x_train, x_test, mean, std = _standardise(train_feats.float(), test_feats.to(device).float())
 
     layer = nn.Linear(x_train.shape[1], num_classes).to(device)
@@ -141,25 +186,9 @@ def linear_probe(train_feats: Tensor, train_labels: Tensor, test_feats: Tensor,
     nn.init.zeros_(layer.bias)
     opt = torch.optim.SGD(layer.parameters(), lr=lr, momentum=momentum,
                           weight_decay=weight_decay)
-    n = len(x_train)
-    steps_per_epoch = math.ceil(n / batch)
-    total = max(epochs * steps_per_epoch, 1)
-    sched = cosine_schedule(opt, total)
-    g = torch.Generator().manual_seed(seed)
-    final_loss = float("nan")
-    with torch.enable_grad():
-        for _ in tqdm(range(epochs), desc="linear probe", unit="epoch", leave=False,
-                      disable=True if not progress else None):
-            perm = torch.randperm(n, generator=g).to(device)
-            running = torch.zeros((), device=device)
-            for idx in perm.split(batch):
-                loss = F.cross_entropy(layer(x_train[idx]), y_train[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                running += loss.detach() * len(idx)
-            final_loss = float(running) / n
+    final_loss = sgd_epochs(opt, lambda idx: F.cross_entropy(layer(x_train[idx]), y_train[idx]),
+                            len(x_train), batch, epochs, seed, device, "linear probe", progress,
+                            index_device=device)
     return {"train_acc": _accuracy(layer, x_train, y_train),
             "test_acc": _accuracy(layer, x_test, y_test),
             "weight": layer.weight.detach().clone(), "bias": layer.bias.detach().clone(),

@@ -13,16 +13,14 @@ linear head on those images only (``finetune``), and report top-1 accuracy on he
 from __future__ import annotations
 
 import copy
-import math
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from ..methods.base import gap
-from .linear import cosine_schedule
+from .linear import num_classes_of, sgd_epochs
 
 
 def label_subset(labels: Tensor, fraction: float, seed: int = 0) -> Tensor:
@@ -178,7 +176,7 @@ def finetune(trunk: nn.Module, train_images: Tensor, train_labels: Tensor, test_
     y_train = torch.as_tensor(train_labels).long()
     y_test = torch.as_tensor(test_labels).long()
     if num_classes is None:
-        num_classes = int(max(int(y_train.max()), int(y_test.max()) if len(y_test) else 0)) + 1
+        num_classes = num_classes_of(y_train, y_test)
 
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
@@ -193,24 +191,13 @@ def finetune(trunk: nn.Module, train_images: Tensor, train_labels: Tensor, test_
         opt = torch.optim.SGD([{"params": net.parameters(), "lr": lr},
                                {"params": head.parameters(), "lr": head_lr or lr}],
                               lr=lr, momentum=momentum, weight_decay=weight_decay)
-        n = len(train_images)
-        total = max(epochs * math.ceil(n / batch), 1)
-        sched = cosine_schedule(opt, total)
-        g = torch.Generator().manual_seed(seed)
-        final_loss = float("nan")
-        with torch.enable_grad():
-            for _ in tqdm(range(epochs), desc="fine-tuning", unit="epoch", leave=False,
-                          disable=True if not progress else None):
-                running = torch.zeros((), device=device)
-                for idx in torch.randperm(n, generator=g).split(batch):
-                    x = train_transform(train_images[idx].to(device))
-                    loss = F.cross_entropy(model(x), y_train[idx].to(device))
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    running += loss.detach() * len(idx)
-                final_loss = float(running) / n
+
+        def batch_loss(idx: Tensor) -> Tensor:
+            x = train_transform(train_images[idx].to(device))
+            return F.cross_entropy(model(x), y_train[idx].to(device))
+
+        final_loss = sgd_epochs(opt, batch_loss, len(train_images), batch, epochs, seed, device,
+                                "fine-tuning", progress)
     if precise_bn:
         _recompute_bn(model, train_images, transform, device, batch)
     model.eval()

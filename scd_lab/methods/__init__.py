@@ -15,7 +15,7 @@ import copy
 
 from ..config import Config, ConfigError, METHOD_DEFAULTS, base_method, plugin, resolve
 from ..models import backbone_from_config
-from .base import BaseMethod, Encoded, Method, SiameseMethod, StepOutput, frozen_copy, gap
+from .base import BaseMethod, Encoded, Method, PlugIn, SiameseMethod, StepOutput, frozen_copy, gap
 from ..schedules import momentum_at
 from .byol import BYOL
 from .lewel import LEWEL
@@ -104,7 +104,7 @@ def build_method(cfg: Config, name: str | None = None, num_classes: int | None =
     return PLUGINS[plug](method, **plug_kw) if plug else method
 
 
-__all__ = ["Method", "BaseMethod", "SiameseMethod", "StepOutput", "Encoded", "BYOL", "MoCo",
-           "SCD", "LEWEL", "Supervised", "build_method", "available_methods", "default_map_name",
+__all__ = ["Method", "BaseMethod", "PlugIn", "SiameseMethod", "StepOutput", "Encoded", "BYOL",
+           "MoCo", "SCD", "LEWEL", "Supervised", "build_method", "available_methods", "default_map_name",
            "method_kwargs", "momentum_at", "frozen_copy", "gap", "split_batchnorm", "BASES",
            "PLUGINS", "MAP_ORDER", "order_maps"]

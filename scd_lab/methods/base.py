@@ -9,7 +9,6 @@ calls that change state outside the optimizer: ``momentum_update(m)`` (EMA of th
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -236,3 +235,51 @@ class SiameseMethod(Method):
         loss, keys = self.consistency(self.encode(x1, x2))
         return StepOutput(loss=loss, terms={"loss": loss.detach(), "loss_c": loss.detach()},
                           keys=keys)
+
+
+class PlugIn(Method):
+    """What a plug-in (SCD, LEWEL) shares: it wraps a base method (``self.base``) and
+    delegates to it the encoders, the EMA momentum, the dataset check and the queue; its own
+    (online, target) head pairs (``plugin_pairs``) are EMA-updated after the base's.
+
+    Subclasses call ``super().__init__(base, prefix)`` first (``name`` becomes
+    ``"{prefix}-{base.name}"``; ``base`` is registered before any head, so the state-dict keys
+    start with ``base.``), build their heads and their targets with ``base.make_target``, and
+    implement ``forward`` and ``plugin_pairs``.
+
+    Raises:
+        TypeError: ``base`` is not a base method (``is_base_method``).
+    """
+
+    def __init__(self, base: BaseMethod, prefix: str):
+        super().__init__()
+        if not is_base_method(base):
+            raise TypeError(f"{type(self).__name__} plugs into a base method (BYOL, MoCo), got "
+                            f"{type(base).__name__}")
+        self.base = base
+        self.name = f"{prefix}-{base.name}"
+
+    def default_pred_hidden(self) -> int:
+        """Hidden width of a plug-in predictor: the base predictor's, or 4096 without one."""
+        pred = getattr(self.base, "predictor", None)
+        return pred.hidden_dim if pred is not None else 4096
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.base.encoder
+
+    def momentum(self, step: int, total_steps: int) -> float:
+        return self.base.momentum(step, total_steps)
+
+    def plugin_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        """The plug-in's own (online, target) pairs."""
+        raise NotImplementedError  # pragma: no cover
+
+    def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        return self.base.momentum_pairs() + self.plugin_pairs()
+
+    def check_dataset(self, num_train: int) -> None:
+        self.base.check_dataset(num_train)
+
+    def enqueue(self, out: StepOutput) -> None:
+        self.base.enqueue(out)

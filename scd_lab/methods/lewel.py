@@ -50,7 +50,7 @@ from torch import nn
 
 from ..losses import byol_loss
 from ..models import MLP, minmax_normalize
-from .base import BaseMethod, Encoded, Method, StepOutput, gap, is_base_method
+from .base import BaseMethod, Encoded, PlugIn, StepOutput, gap
 
 # --------------------------------------------------------------------------------------------
 # Pure functions (tensors in, tensors out)
@@ -179,7 +179,7 @@ class LEWELTerms:
     maps: torch.Tensor
 
 
-class LEWEL(Method):
+class LEWEL(PlugIn):
     """LEWEL's slot branch and maps on top of a base method's global head.
 
     The base (``BYOL`` for LEWEL_B, ``MoCo`` for the kit's extension) provides the encoders,
@@ -201,39 +201,19 @@ class LEWEL(Method):
 
     def __init__(self, base: BaseMethod, heads: int = 4, scale: float = 1.0,
                  global_weight: float = 0.5, pred_hidden: int | None = None):
-        super().__init__()
-        if not is_base_method(base):
-            raise TypeError(f"LEWEL plugs into a base method (BYOL, MoCo), got "
-                            f"{type(base).__name__}")
+        super().__init__(base, "lewel")
         c, d = base.out_channels, base.projector.out_dim
         if c % heads or d % heads:
             raise ValueError(f"LEWEL needs C={c} and proj_dim={d} divisible by heads={heads}")
-        self.base = base
-        self.name = f"lewel-{base.name}"
         self.heads, self.num_slots = heads, d // heads  # h, K
         self.scale, self.global_weight = scale, global_weight
-        if pred_hidden is None:
-            pred = getattr(base, "predictor", None)
-            pred_hidden = pred.hidden_dim if pred is not None else 4096
+        pred_hidden = self.default_pred_hidden() if pred_hidden is None else pred_hidden
         self.slot_projector = MLP(c, base.projector.hidden_dim, d)  # H_s: C -> 4096 -> d
         self.slot_predictor = MLP(d, pred_hidden, d)  # G_s: d -> 4096 -> d, online only
         self.target_slot_projector = base.make_target(self.slot_projector)
 
-    @property
-    def encoder(self) -> nn.Module:
-        return self.base.encoder
-
-    def momentum(self, step: int, total_steps: int) -> float:
-        return self.base.momentum(step, total_steps)
-
-    def momentum_pairs(self):
-        return self.base.momentum_pairs() + [(self.slot_projector, self.target_slot_projector)]
-
-    def check_dataset(self, num_train: int) -> None:
-        self.base.check_dataset(num_train)
-
-    def enqueue(self, out: StepOutput) -> None:
-        self.base.enqueue(out)
+    def plugin_pairs(self):
+        return [(self.slot_projector, self.target_slot_projector)]
 
     def embed(self, feature_map: torch.Tensor, projector: nn.Module) -> LEWELView:
         """z_g, A and slots of one view through ``projector`` (online or target H)."""

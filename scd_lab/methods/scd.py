@@ -10,19 +10,19 @@ SCD = base method (L_c) + saliency network M + semantic projector H^s + triplet 
     L    = L_c + lam L_d
 
 View 1 goes through the online network (E, M, H^s), view 2 through the target network (EMA
-copies of E, M, H^s) under stop-gradient.
+copies of E, M, H^s) under stop-gradient. L_d is written once, in ``SCD.discrimination``: the
+training step and the frozen-feature probe (``scd_lab.studies.probe``) both call it.
 """
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from ..losses import semantic_discrimination_loss
 from ..models import MLP, SaliencyNet, two_batches, weighted_avg_pool
-from .base import BaseMethod, Method, StepOutput, is_base_method
+from .base import BaseMethod, PlugIn, StepOutput
 
 
-class SCD(Method):
+class SCD(PlugIn):
     """SCD around ``base`` (``BYOL`` or ``MoCo``: anything implementing ``BaseMethod``).
 
     Args:
@@ -53,13 +53,9 @@ class SCD(Method):
                  fg_term: bool = True, bg_term: bool = True, semantic_predictor: bool = False,
                  pred_hidden: int | None = None, saliency_width: float = 1.0,
                  semantic_bn: str = "separate", eps: float = 1e-6):
-        super().__init__()
-        if not is_base_method(base):
-            raise TypeError(f"SCD plugs into a base method (BYOL, MoCo), got {type(base).__name__}")
+        super().__init__(base, "scd")
         if semantic_bn not in ("separate", "joint"):
             raise ValueError(f"semantic_bn must be 'separate' or 'joint', got {semantic_bn!r}")
-        self.base = base
-        self.name = f"scd-{base.name}"
         self.alpha, self.lam, self.fg_term, self.bg_term = alpha, lam, fg_term, bg_term
         self.semantic_bn, self.eps = semantic_bn, eps
         c = base.out_channels
@@ -67,30 +63,19 @@ class SCD(Method):
         # H^s: same shape as the base's global projector, its own weights, shared by fg and bg
         gp = base.projector
         self.sem_projector = MLP(c, gp.hidden_dim, gp.out_dim, batch_norm=gp.batch_norm)
-        if pred_hidden is None:
-            pred = getattr(base, "predictor", None)
-            pred_hidden = pred.hidden_dim if pred is not None else 4096
+        pred_hidden = self.default_pred_hidden() if pred_hidden is None else pred_hidden
         self.sem_predictor = (MLP(gp.out_dim, pred_hidden, gp.out_dim)
                               if semantic_predictor else None)
         self.target_saliency = base.make_target(self.saliency)
         self.target_sem_projector = base.make_target(self.sem_projector)
 
-    @property
-    def encoder(self) -> nn.Module:
-        return self.base.encoder
+    def plugin_pairs(self):
+        return [(self.saliency, self.target_saliency),
+                (self.sem_projector, self.target_sem_projector)]
 
-    def momentum(self, step: int, total_steps: int) -> float:
-        return self.base.momentum(step, total_steps)
-
-    def momentum_pairs(self):
-        return self.base.momentum_pairs() + [(self.saliency, self.target_saliency),
-                                             (self.sem_projector, self.target_sem_projector)]
-
-    def check_dataset(self, num_train: int) -> None:
-        self.base.check_dataset(num_train)
-
-    def _heads(self, h_fg: torch.Tensor, h_bg: torch.Tensor, projector, predictor=None):
-        """H^s (then the predictor) on h_fg and h_bg: (B, C), (B, C) -> (B, d), (B, d)."""
+    def _online_heads(self, h_fg: torch.Tensor, h_bg: torch.Tensor):
+        """H^s (then the predictor, if any) on h_fg and h_bg: (B, C), (B, C) -> (B, d), (B, d)."""
+        projector, predictor = self.sem_projector, self.sem_predictor
         if self.semantic_bn == "joint":  # one BN batch of 2B rows, through every head
             z = projector(torch.cat([h_fg, h_bg]))  # (2B, d)
             if predictor is not None:
@@ -102,46 +87,75 @@ class SCD(Method):
             z_fg, z_bg = two_batches(predictor, z_fg, z_bg)
         return z_fg, z_bg
 
-    def semantic_embeddings(self, feature_map, saliency, projector, predictor=None):
-        """(z_fg, z_bg, M_fg) for one view: (B, C, H, W) -> (B, d), (B, d), (B, H, W)."""
-        m_fg = saliency(feature_map)  # (B, H, W)
-        h_fg = weighted_avg_pool(feature_map, m_fg, self.eps)  # (B, C)
-        h_bg = weighted_avg_pool(feature_map, 1.0 - m_fg, self.eps)  # (B, C)
-        z_fg, z_bg = self._heads(h_fg, h_bg, projector, predictor)
-        return z_fg, z_bg, m_fg
-
-    def _target_embeddings(self, feature_map):
-        """The target side (no gradient); the base's ``target_apply`` shuffles BN for MoCo."""
-        m_fg = self.base.target_apply(self.target_saliency, feature_map)  # (B, H, W)
-        h_fg = weighted_avg_pool(feature_map, m_fg, self.eps)  # (B, C)
-        h_bg = weighted_avg_pool(feature_map, 1.0 - m_fg, self.eps)  # (B, C)
+    def _target_heads(self, h_fg: torch.Tensor, h_bg: torch.Tensor):
+        """The target H^s on h_fg and h_bg through the base's ``target_apply`` (no gradient;
+        MoCo shuffles BN): (B, C), (B, C) -> (B, d), (B, d)."""
+        apply, projector = self.base.target_apply, self.target_sem_projector
         if self.semantic_bn == "joint":
-            z = self.base.target_apply(self.target_sem_projector, torch.cat([h_fg, h_bg]))
-            return z.chunk(2)  # (B, d) each
-        return (self.base.target_apply(self.target_sem_projector, h_fg),
-                self.base.target_apply(self.target_sem_projector, h_bg))
+            return apply(projector, torch.cat([h_fg, h_bg])).chunk(2)  # (B, d) each
+        return apply(projector, h_fg), apply(projector, h_bg)
 
-    def _discrimination(self, f_online, f_target):
-        z1_fg, z1_bg, m1 = self.semantic_embeddings(f_online, self.saliency, self.sem_projector,
-                                                    self.sem_predictor)
+    def embed(self, feature_map: torch.Tensor, m_fg: torch.Tensor, target: bool = False
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z_fg, z_bg) of one view pooled with the map ``m_fg`` (eq. 4), then through the
+        online H^s (and the semantic predictor, if any) or, with ``target``, the target H^s.
+
+        Shape:
+            (B, C, H, W), (B, H, W) -> (B, d), (B, d)
+        """
+        h_fg = weighted_avg_pool(feature_map, m_fg, self.eps)  # (B, C)
+        h_bg = weighted_avg_pool(feature_map, 1.0 - m_fg, self.eps)  # (B, C)
+        if target:
+            return self._target_heads(h_fg, h_bg)
+        return self._online_heads(h_fg, h_bg)
+
+    def discrimination(self, f_online: torch.Tensor, f_target: torch.Tensor,
+                       m_online: torch.Tensor | None = None, m_target: torch.Tensor | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """SCD's discrimination term L_d for one direction (docs/method.md, §2.3).
+
+        The online view goes through M (unless ``m_online`` is given), the weighted pooling of
+        eq. 4 (h_fg with M_fg, h_bg with M_bg = 1 - M_fg), H^s and the semantic predictor if
+        any; the target view through the target M (unless ``m_target`` is given) and the target
+        H^s under stop-gradient. The two are compared by the triplet loss of eq. 5
+        (``scd_lab.losses.semantic_discrimination_loss``, with ``alpha``, ``fg_term``,
+        ``bg_term``). ``forward`` calls it once per direction; the frozen-feature probe
+        (``scd_lab.studies.probe``) calls it on a frozen trunk's maps, and with the maps fixed
+        to a mask for its oracle.
+
+        Args:
+            f_online: F of the online view, (B, C, H, W) (gradients flow into M and H^s).
+            f_target: F of the target view, (B, C, H, W) (no gradient).
+            m_online, m_target: maps M_fg (B, H, W) that replace the saliency nets' outputs.
+
+        Returns:
+            L_d, a scalar, and the online M_fg (B, H, W) (``m_online`` when given).
+
+        Shape:
+            (B, C, H, W), (B, C, H, W)[, (B, H, W), (B, H, W)] -> (), (B, H, W); inside,
+            h_fg, h_bg (B, C) (eq. 4) and z_fg, z_bg (B, d), d = the base projector's out_dim.
+        """
+        if m_online is None:
+            m_online = self.saliency(f_online)  # (B, H, W)
+        z1_fg, z1_bg = self.embed(f_online, m_online)  # (B, d) each
         with torch.no_grad():  # stop-gradient: the target network
-            z2_fg, z2_bg = self._target_embeddings(f_target)
+            if m_target is None:
+                m_target = self.base.target_apply(self.target_saliency, f_target)  # (B, H, W)
+            z2_fg, z2_bg = self.embed(f_target, m_target, target=True)  # (B, d) each
         loss = semantic_discrimination_loss(z1_fg, z1_bg, z2_fg, z2_bg, self.alpha,
                                             self.fg_term, self.bg_term)
-        return loss, m1
+        return loss, m_online
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> StepOutput:
+        """L = L_c + lam L_d, L_d summed over both directions when the base is symmetric."""
         enc = self.base.encode(x1, x2)
         loss_c, keys = self.base.consistency(enc)
-        loss_d, m1 = self._discrimination(enc.f1, enc.f2_t)
+        loss_d, m1 = self.discrimination(enc.f1, enc.f2_t)
         if self.base.symmetric:
-            loss_d = loss_d + self._discrimination(enc.f2, enc.f1_t)[0]  # summed like L_c
+            loss_d = loss_d + self.discrimination(enc.f2, enc.f1_t)[0]  # summed like L_c
         loss = loss_c + self.lam * loss_d
         terms = {"loss": loss.detach(), "loss_c": loss_c.detach(), "loss_d": loss_d.detach()}
         return StepOutput(loss=loss, terms=terms, maps={"scd_fg": m1.detach()}, keys=keys)
-
-    def enqueue(self, out: StepOutput) -> None:
-        self.base.enqueue(out)
 
     @torch.no_grad()
     def fg_features(self, x: torch.Tensor) -> torch.Tensor:

@@ -27,13 +27,12 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from ..data.augment import warp_masks
-from ..losses import semantic_discrimination_loss
-from ..methods import BYOL, LEWEL, SCD, Encoded
-from ..schedules import momentum_at
-from ..models import weighted_avg_pool
 from ..eval.saliency_metrics import saliency_report, upsample_maps
+from ..methods import BYOL, LEWEL, SCD, Encoded
+from ..schedules import cosine_lr, momentum_at
 
 EVAL_BATCH = 256
 EXAMPLES = 8  # held-out images whose final map a probe returns (``example_maps``)
@@ -72,34 +71,6 @@ def frozen_maps(trunk: nn.Module, x: Tensor) -> Tensor:
     """F of a frozen trunk (eval mode, no gradient): (B, 3, S, S) -> (B, C, h, w)."""
     trunk.eval()
     return trunk(x)
-
-
-def _cosine(step: int, total: int, peak: float) -> float:
-    return peak * 0.5 * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
-
-
-def _embed(scd: SCD, f: Tensor, m_fg: Tensor, target: bool):
-    """(z_fg, z_bg) of one view for a given map: the online heads, or the target's."""
-    h_fg = weighted_avg_pool(f, m_fg, scd.eps)  # (B, C)
-    h_bg = weighted_avg_pool(f, 1.0 - m_fg, scd.eps)  # (B, C)
-    if target:
-        return scd._heads(h_fg, h_bg, scd.target_sem_projector)
-    return scd._heads(h_fg, h_bg, scd.sem_projector, scd.sem_predictor)
-
-
-def _loss_d(scd: SCD, f1: Tensor, f2: Tensor, m1: Tensor | None = None,
-            m2: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """L_d for one direction: the learned maps, or given maps ``m1`` / ``m2`` (B, h, w)."""
-    if m1 is None:
-        m1 = scd.saliency(f1)  # (B, h, w), online
-    z1_fg, z1_bg = _embed(scd, f1, m1, target=False)
-    with torch.no_grad():
-        if m2 is None:
-            m2 = scd.target_saliency(f2)
-        z2_fg, z2_bg = _embed(scd, f2, m2, target=True)
-    loss = semantic_discrimination_loss(z1_fg, z1_bg, z2_fg, z2_bg, scd.alpha, scd.fg_term,
-                                        scd.bg_term)
-    return loss, m1
 
 
 def build_heads(trunk: nn.Module, method: str = "scd", alpha: float = 1.0, lam: float = 0.5,
@@ -144,8 +115,18 @@ def measure_map(heads: nn.Module, held_feats: Tensor, masks: Tensor) -> dict:
             "best_iou": rep["best_iou"]}
 
 
+def step_seed(seed: int, step: int) -> int:
+    """The seed of a probe step's views (and of its pool draw): ``seed * 1_000_003 + step``.
+
+    Not ``scd_lab.data.sampling.seed_for(seed, step)``, which mixes in an offset
+    (``(seed + 12345) * 1_000_003 + step + 12345``) and so would draw other views: the
+    shipped probe results (``data/study/``) were made with this one.
+    """
+    return seed * 1_000_003 + step
+
+
 def _views(train, augment, batch: int, step: int, seed: int):
-    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    g = torch.Generator().manual_seed(step_seed(seed, step))
     idx = torch.randint(0, len(train), (batch,), generator=g)
     x1, x2, p1, p2 = augment(train.images[idx], g)
     return idx, x1, x2, p1, p2
@@ -192,7 +173,7 @@ def _pool_batch(pool: dict, step: int, seed: int) -> Tensor:
     b, n = pool["batch"], len(pool["f1"])
     if (step + 1) * b <= n:
         return torch.arange(step * b, (step + 1) * b, device=pool["f1"].device)
-    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    g = torch.Generator().manual_seed(step_seed(seed, step))
     return torch.randint(0, n, (b,), generator=g).to(pool["f1"].device)
 
 
@@ -246,18 +227,17 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
     trunk.eval()
     bar = range(steps)
     if progress:
-        from tqdm.auto import tqdm
         bar = tqdm(bar, desc=f"{method} heads", leave=False)
     for step in bar:
         if step % eval_every == 0:
             history.append({"step": step, **measure_map(heads, held_feats, held.masks),
                             "loss": float(losses[-1]) / div if losses else None})
         for group in opt.param_groups:
-            group["lr"] = _cosine(step, steps, lr)
+            group["lr"] = cosine_lr(step, steps, lr)
         rows = _pool_batch(pool, step, seed)
         f1, f2 = pool["f1"][rows], pool["f2"][rows]  # (B, C, h, w)
         if method == "scd":
-            loss = lam * _loss_d(heads, f1, f2)[0]
+            loss = lam * heads.discrimination(f1, f2)[0]
         else:
             loss = heads.loss_terms(Encoded(f1, f2, f2, f1)).loss
         opt.zero_grad(set_to_none=True)
@@ -308,16 +288,15 @@ def oracle_loss(trunk: nn.Module, train, augment, which: str = "mask", alpha: fl
     losses = []
     bar = range(steps)
     if progress:
-        from tqdm.auto import tqdm
         bar = tqdm(bar, desc=f"oracle ({which})", leave=False)
     for step in bar:
         for group in opt.param_groups:
-            group["lr"] = _cosine(step, steps, lr)
+            group["lr"] = cosine_lr(step, steps, lr)
         rows = _pool_batch(pool, step, seed)
         f1, f2, m1, m2 = (pool[k][rows] for k in ("f1", "f2", "m1", "m2"))
         if which == "inverse":
             m1, m2 = 1.0 - m1, 1.0 - m2
-        loss_d = _loss_d(heads, f1, f2, m1, m2)[0]
+        loss_d = heads.discrimination(f1, f2, m1, m2)[0]
         loss = lam * loss_d
         opt.zero_grad(set_to_none=True)
         loss.backward()

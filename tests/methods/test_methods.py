@@ -10,8 +10,8 @@ import torch
 
 from scd_lab.config import get_preset
 
-from scd_lab.losses import byol_loss
-from scd_lab.methods import SCD, StepOutput, available_methods, momentum_at
+from scd_lab.losses import byol_loss, semantic_discrimination_loss
+from scd_lab.methods import PlugIn, SCD, StepOutput, available_methods, momentum_at
 from scd_lab.methods.base import gap
 
 METHODS = [n for n in available_methods() if n != "supervised"]  # the Siamese methods
@@ -139,7 +139,7 @@ def test_saliency_receives_gradient_only_through_ld(make_method, views, name):
     x1, x2 = views
     enc = method.base.encode(x1, x2)
     loss_c, _ = method.base.consistency(enc)
-    loss_d, _ = method._discrimination(enc.f1, enc.f2_t)
+    loss_d, _ = method.discrimination(enc.f1, enc.f2_t)
     g_c = torch.autograd.grad(loss_c, sal, allow_unused=True, retain_graph=True)
     assert all(g is None for g in g_c)  # L_c does not touch M
     g_d = torch.autograd.grad(loss_d, sal, allow_unused=True)
@@ -213,9 +213,43 @@ def test_scd_symmetric_sums_ld(make_method, views):
     x1, x2 = views
     out = sym(x1, x2)
     enc = sym.base.encode(x1, x2)
-    d1, _ = sym._discrimination(enc.f1, enc.f2_t)
-    d2, _ = sym._discrimination(enc.f2, enc.f1_t)
+    d1, _ = sym.discrimination(enc.f1, enc.f2_t)
+    d2, _ = sym.discrimination(enc.f2, enc.f1_t)
     torch.testing.assert_close(out.terms["loss_d"], (d1 + d2).detach())
+
+
+@pytest.mark.parametrize("semantic_bn", ["separate", "joint"])
+def test_discrimination_with_the_nets_own_maps_is_the_learned_one(make_method, views,
+                                                                 semantic_bn):
+    """Given maps stand in for the saliency nets' outputs (the probe's oracle); given the nets'
+    own maps, L_d is the one ``forward`` computes, and the online map comes back."""
+    method = make_method("scd-byol", semantic_bn=semantic_bn)
+    enc = method.base.encode(*views)
+    loss, m1 = method.discrimination(enc.f1, enc.f2_t)
+    with torch.no_grad():
+        m1_given, m2_given = method.saliency(enc.f1), method.target_saliency(enc.f2_t)
+    given, m1_back = method.discrimination(enc.f1, enc.f2_t, m1_given, m2_given)
+    assert torch.equal(given, loss) and torch.equal(m1, m1_given) and m1_back is m1_given
+    z1, z2 = method.embed(enc.f1, m1_given), method.embed(enc.f2_t, m2_given, target=True)
+    assert z1[0].shape == z2[1].shape == (4, 32)
+    torch.testing.assert_close(given, semantic_discrimination_loss(*z1, *z2, method.alpha))
+    other = method.discrimination(enc.f1, enc.f2_t, 1.0 - m1_given, 1.0 - m2_given)[0]
+    assert not torch.equal(other, loss)
+
+
+@pytest.mark.parametrize("name", ["scd-byol", "scd-moco", "lewel-byol", "lewel-moco"])
+def test_plugins_share_the_plugin_base(make_method, name):
+    """SCD and LEWEL wrap their base the same way: the base's encoder, momentum, pairs first,
+    state-dict keys under ``base.``."""
+    method = make_method(name)
+    assert isinstance(method, PlugIn) and method.name == name
+    assert method.encoder is method.base.encoder
+    assert method.momentum(3, 10) == method.base.momentum(3, 10)
+    base_pairs = method.base.momentum_pairs()
+    assert method.momentum_pairs() == base_pairs + method.plugin_pairs()
+    assert len(method.plugin_pairs()) == (2 if name.startswith("scd") else 1)
+    keys = list(method.state_dict())
+    assert keys[:len(method.base.state_dict())] == [f"base.{k}" for k in method.base.state_dict()]
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,15 +1,20 @@
-"""The frozen-feature objective probe and the oracle comparison, on constructed trunks."""
+"""The frozen-feature objective probe and the oracle comparison, on constructed trunks
+(``scd_lab.studies.probe``)."""
 from __future__ import annotations
 
-import pytest
+import math
 
+import numpy as np
+import pytest
 import torch
 from torch import nn
 
 from scd_lab.data import AugmentSpec, ImageArray, TwoViewAugment
-from scd_lab.studies.probe import (_embed, build_heads, calibrate_bn, feature_masks, objective_probe, oracle_loss)
+from scd_lab.studies.probe import (build_heads, calibrate_bn, feature_masks, objective_probe,
+                                   oracle_loss, step_seed)
 from scd_lab.losses import semantic_discrimination_loss
 from scd_lab.models import build_backbone
+from scd_lab.schedules import cosine_lr
 
 CROPS_ONLY = AugmentSpec(crop_scale=(0.3, 1.0), jitter_p=0.0, gray_p=0.0, blur_p=0.0,
                          mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
@@ -80,13 +85,14 @@ def test_oracle_reaches_the_hand_computed_loss():
     res = oracle_loss(trunk, train, augment, "mask", alpha=1.0, steps=1, batch=16, lr=0.0,
                       seed=3, **kw)
     heads = build_heads(trunk, "scd", 1.0, 1.0, seed=3, **kw)
+    assert step_seed(3, 0) == 3 * 1_000_003  # the views of step 0
     g = torch.Generator().manual_seed(3 * 1_000_003)
     idx = torch.randint(0, len(train), (16,), generator=g)
     x1, x2, p1, p2 = augment(train.images[idx], g)
     f1, f2 = trunk(x1), trunk(x2)
     m1 = feature_masks(train.masks[idx], p1, 32, f1.shape[-2:])
     m2 = feature_masks(train.masks[idx], p2, 32, f2.shape[-2:])
-    z1, z2 = _embed(heads, f1, m1, target=False), _embed(heads, f2, m2, target=True)
+    z1, z2 = heads.embed(f1, m1), heads.embed(f2, m2, target=True)  # (z_fg, z_bg) each
     hand = semantic_discrimination_loss(z1[0], z1[1], z2[0], z2[1], 1.0)
     assert abs(res["final_loss"] - float(hand)) < 1e-5
     # training H^s lowers it; the inverse map is a different problem of the same size
@@ -108,6 +114,17 @@ def test_random_trunk_bn_is_calibrated_and_lewel_heads_train():
                           eval_every=2, proj_hidden=32, proj_dim=16, pred_hidden=32)
     assert [h["step"] for h in res["history"]] == [0, 2, 3]
     assert all(torch.equal(a, b) for a, b in zip(before, trunk.parameters()))  # frozen
+
+
+def test_probe_lr_is_the_former_closed_form_in_float32():
+    """The probe's learning rate is ``cosine_lr``; the probe's former own schedule,
+    peak/2 (1 + cos(pi min(k, K) / K)), rounds pi k / K differently in the last bit of a double
+    for some k, but never in float32, the precision SGD applies it in: the probe trains
+    exactly as before (its shipped numbers stand)."""
+    for total, peak in [(2000, 0.05), (400, 0.2), (60, 0.05), (1, 0.05)]:
+        for k in range(total + 1):
+            former = peak * 0.5 * (1 + math.cos(math.pi * min(k, total) / max(total, 1)))
+            assert np.float32(cosine_lr(k, total, peak)) == np.float32(former), (total, k)
 
 
 def test_view_pool_holds_the_steps_views_then_draws_from_them():
