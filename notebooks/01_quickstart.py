@@ -24,11 +24,10 @@ SMOKE = False  # CI runs this notebook with SMOKE = True (a few steps on a small
 # %%
 import matplotlib.pyplot as plt
 
-from scd_lab import (BYOL, SCD, TrainConfig, Trainer, TwoViewAugment, apply_overrides, build_backbone, ensure_run, get_preset, load_run, load_synthetic)
-from scd_lab.paths import runs_root
-from scd_lab.rundir import RunDir
-from scd_lab.train import format_summary
-from scd_lab.viz import plot_metrics, plot_saliency_evolution
+from scd_lab.lab import (apply_overrides, build_backbone, BYOL, ensure_run, format_summary,
+                         get_preset, load_run, load_synthetic, plot_metrics,
+                         plot_saliency_evolution, RunDir, runs_root, SCD, TrainConfig, Trainer,
+                         TwoViewAugment)
 
 # %% [markdown]
 # ## A method by hand

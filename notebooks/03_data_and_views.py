@@ -23,9 +23,8 @@ IN100 = None  # a folder made by `scd-lab data in100 --resize 112`, to look at I
 import matplotlib.pyplot as plt
 import torch
 
-from scd_lab import TwoViewAugment, load_synthetic
-from scd_lab.data import build_datasets, gallery, knob_gallery, warp_masks
-from scd_lab.data.synthetic import resolve_spec
+from scd_lab.lab import (build_datasets, gallery, knob_gallery, load_synthetic, resolve_spec,
+                         TwoViewAugment, warp_masks)
 
 N = 256 if SMOKE else 5000
 train, test = load_synthetic("default", num_train=N, num_test=64)

@@ -34,16 +34,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-import scd_lab
-from scd_lab import apply_overrides, ensure_run, get_preset, load_run
-from scd_lab.paths import runs_root
-from scd_lab.studies.bench import format_markdown, run_bench
-from scd_lab.runs.protocols import knn_eval, linear_eval
-from scd_lab.tables import table_markdown
-from scd_lab.runs import is_finished_run_of
-from scd_lab.tables import mean_se
-from scd_lab.train import format_summary
-from scd_lab.viz import plot_learning_curves
+from scd_lab.lab import (apply_overrides, ensure_run, format_markdown, format_summary, get_preset,
+                         imagenet100_dir, is_finished_run_of, knn_eval, linear_eval, load_run,
+                         mean_se, plot_learning_curves, run_bench, runs_root, table_markdown)
 
 METHODS = ("byol", "scd-byol", "moco", "scd-moco")  # each SCD run beside its base
 
@@ -58,8 +51,7 @@ METHODS = ("byol", "scd-byol", "moco", "scd-moco")  # each SCD run beside its ba
 # reused when their config is the one asked for here; nothing is trained twice.
 
 # %%
-IN100 = Path(DATA) if DATA not in (None, "synthetic") else \
-    Path(scd_lab.__file__).resolve().parents[1] / "data" / "imagenet100"
+IN100 = Path(DATA) if DATA not in (None, "synthetic") else imagenet100_dir()
 PRESET = "in100-r18" if not SMOKE and DATA != "synthetic" and IN100.is_dir() else "cpu"
 overrides = [f"data.root={IN100}"] if PRESET == "in100-r18" else []
 overrides += [f"train.epochs={EPOCHS}"] if EPOCHS else []

@@ -22,8 +22,8 @@
 # `1 − map` marks the object better; the explorer marks them "▼ inverted").
 #
 # **Prerequisites.** Notebook 01 (what a run directory holds). Runs to look at: the reference
-# runs shipped under `data/reference_runs/`, your own (`scd-lab train`, `scd-lab demo`), or, with
-# `SMOKE = True`, two tiny runs trained here. Any run directories with snapshots work; runs shown
+# runs shipped under `scd_lab/shipped/reference_runs/`, your own (`scd-lab train`, `scd-lab
+# demo`), or, with `SMOKE = True`, two tiny runs trained here. Any run directories with snapshots work; runs shown
 # together must share their probe images (same dataset, `data.seed` and `train.probe_size`).
 #
 # **Controls.** ▶ plays the epochs; the slider picks one; the image picker, the opacity and the
@@ -33,7 +33,7 @@
 # | runs | what you need | time to first picture | what to expect |
 # |---|---|---|---|
 # | `SMOKE = True` | nothing | about 1 min (2 tiny runs, CPU) | noisy maps; AUROC near 0.5 |
-# | reference runs (`RUNS = None`) | `data/reference_runs/` | seconds | the demo's runs: SCD's `scd_fg` ends at AUROC 0.58, no better than the channel-sum map of the same network (0.58); LEWEL's `lewel_maxvar` at 0.52, inverted at epoch 2 |
+# | reference runs (`RUNS = None`) | `scd_lab/shipped/reference_runs/` | seconds | the demo's runs: SCD's `scd_fg` ends at AUROC 0.58, no better than the channel-sum map of the same network (0.58); LEWEL's `lewel_maxvar` at 0.52, inverted at epoch 2 |
 # | your `scd-lab demo` (CPU tier) | about 10 min of training on an idle 2-core machine | seconds once trained | the same figures as the reference runs (same seed) |
 # | GPU tier runs | a GPU run directory | seconds | not measured for this notebook; the README's 40-epoch H100 runs ended at AUROC 0.56-0.61 |
 #
@@ -42,19 +42,17 @@
 
 # %% tags=["parameters"]
 SMOKE = False  # True: train two tiny runs here (about a minute) instead of the reference runs
-RUNS = None    # None: data/reference_runs (or the smoke runs); or {"label": "path/to/run", ...}
+RUNS = None    # None: the shipped reference runs (or the smoke runs); or {"label": "path/to/run"}
 
 # %%
-from scd_lab.studies.smoke import smoke_runs
-from scd_lab.viz import Explorer, epoch_grid, reference_runs, saliency_grid
-from scd_lab.rundir import RunDir
+from scd_lab.lab import epoch_grid, Explorer, reference_runs, RunDir, saliency_grid, smoke_runs
 
 if RUNS is None:
     # tiny runs go to runs_root()/nb05-smoke-<method>; a finished one is reused
     RUNS = smoke_runs(("scd-byol", "lewel-byol")) if SMOKE else reference_runs("demo")
 if not RUNS:
-    raise FileNotFoundError("no runs: data/reference_runs/ is empty; set SMOKE = True, or set RUNS to "
-                     "run directories made with `scd-lab demo`")
+    raise FileNotFoundError("no runs: scd_lab/shipped/reference_runs/ is empty; set SMOKE = True, "
+                            "or set RUNS to run directories made with `scd-lab demo`")
 for label, path in RUNS.items():
     print(f"{label:>12}: {path}")
 

@@ -34,9 +34,7 @@ GRIDS = ["alpha", "lambda", "terms"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from scd_lab.paths import runs_root
-from scd_lab.studies import sweep
-from scd_lab.viz.plots import plot_sweep
+from scd_lab.lab import plot_sweep, runs_root, sweep
 
 if SMOKE:
     SEEDS = [0]
@@ -59,7 +57,7 @@ print(f"{len(SEEDS)} seed(s); runs under {root}")
 rows = {g: sweep.run_grid(g, SEEDS, root, base, cells) for g in GRIDS}
 summaries = {g: sweep.summarise(r) for g, r in rows.items()}
 for g, s in summaries.items():
-    display(Markdown(f"**{g}**\n\n" + sweep.table_markdown(s)))
+    display(Markdown(f"**{g}**\n\n" + sweep.summary_markdown(s)))
 
 # %% [markdown]
 # ## The figure

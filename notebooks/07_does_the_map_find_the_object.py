@@ -13,9 +13,9 @@
 #
 # | tier | what runs | time |
 # |---|---|---|
-# | CPU smoke (CI) | reads the shipped runs and study results (`data/study/`), plus one 20-step probe of batch 32 on a random trunk | measured: 2 min 34 s in the test suite under load (load average about 6) |
+# | CPU smoke (CI) | reads the shipped runs and study results (`scd_lab/shipped/study/`), plus one 20-step probe of batch 32 on a random trunk | measured: 2 min 34 s in the test suite under load (load average about 6) |
 # | CPU full | the same reading, and one 500-step probe cell (`PROBE_STEPS`) on a random trunk | measured: about 3 min with one thread (the study's cells: `docs/findings.md`) |
-# | one GPU | not needed: every heavy number is read from `data/study/` and `data/reference_runs/` | - |
+# | one GPU | not needed: every heavy number is read from `scd_lab/shipped/study/` and `scd_lab/shipped/reference_runs/` | - |
 #
 # **The measured answer, up front.** On the kit's data, SCD's map does not find the object
 # reliably: it stays near the baselines or ends inverted, while a map of the same form trained
@@ -31,16 +31,12 @@ PROBE_STEPS = 500  # steps of the live probe cell at the end (20 in smoke mode)
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from scd_lab.paths import runs_root
-from scd_lab.eval.saliency_metrics import (auroc, by_class, centre_prior, minmax_normalize,
-                                           per_image_aurocs)
-from scd_lab.studies.objective import HEADER, SHIPPED, read_cells, row, run_cell, trunks_markdown
-from scd_lab.rundir import RunDir
-from scd_lab.viz import reference_runs
-from scd_lab.viz.plots import plot_oracle_losses
+from scd_lab.lab import (auroc, by_class, centre_prior, minmax_normalize, objective_table,
+                         per_image_aurocs, plot_oracle_losses, read_cells, reference_runs, run_cell,
+                         RunDir, runs_root, study_dir, trunks_markdown)
 
 refs = reference_runs()
-STUDY = SHIPPED  # data/study/: the shipped results of scripts/findings.sh
+STUDY = study_dir()  # scd_lab/shipped/study/: the shipped results of scripts/findings.sh
 print(sorted(refs))
 
 # %% [markdown]
@@ -127,7 +123,7 @@ plt.show()
 # lower $\mathcal{L}_d$ than the mask, the object is not the objective's minimum on these
 # features, whatever the optimiser does.
 #
-# The shipped results (`data/study/`, made by `bash scripts/findings.sh`; three head seeds a
+# The shipped results (`scd_lab/shipped/study/`, made by `bash scripts/findings.sh`; three head seeds a
 # cell, mean ± standard error; the oracle on seed 0):
 
 # %%
@@ -139,7 +135,7 @@ if trunks.is_file():
     rows = json.loads(trunks.read_text())
     display(Markdown(trunks_markdown([{**r, "trunk": r["trunk"].split("/")[-1]} for r in rows])))
 cells = read_cells(STUDY)
-display(Markdown(HEADER + "\n" + "\n".join(row(r) for r in cells.values())))
+display(Markdown(objective_table(cells)))
 
 # %%
 plot_oracle_losses(cells)
@@ -157,7 +153,7 @@ steps = 20 if SMOKE else PROBE_STEPS
 out = runs_root() / "nb07-probe" / f"random-a1-{steps}"
 results = run_cell("random", out, data="default", alpha=1.0, seeds=(0,), steps=steps,
                    batch=32 if SMOKE else 64, oracle=not SMOKE, progress=False)
-display(Markdown(HEADER + "\n" + row(results)))
+display(Markdown(objective_table([results])))
 
 # %% [markdown]
 # ## What it says about the paper's claim

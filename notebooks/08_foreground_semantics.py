@@ -21,9 +21,7 @@ RUN = None  # a SCD run folder; None: the demo's SCD-BYOL run, else one trained 
 # %%
 import statistics
 
-from scd_lab import apply_overrides, ensure_run, get_preset, load_run
-from scd_lab.paths import runs_root
-from scd_lab.runs.protocols import linear_eval
+from scd_lab.lab import apply_overrides, ensure_run, get_preset, linear_eval, load_run, runs_root
 
 if RUN is None:
     demo = runs_root() / "demo" / "scd-byol"

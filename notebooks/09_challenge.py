@@ -24,9 +24,7 @@ SMOKE = False  # CI runs this notebook with SMOKE = True (a tiny run; well under
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from scd_lab.studies import challenge
-from scd_lab import ensure_run
-from scd_lab.eval.saliency_metrics import minmax_normalize
+from scd_lab.lab import challenge, ensure_run, minmax_normalize
 
 # %% [markdown]
 # ## The rules
@@ -87,13 +85,13 @@ from scd_lab.eval.saliency_metrics import minmax_normalize
 #
 # One run scored by this notebook's scorer (CPU full tier, one seed): the conditions study's
 # `distinct-reflect-alpha0` run (the rerun whose files are shipped in
-# `data/reference_runs/`), trained within the rules on distinct textures (5 classes, no
+# `scd_lab/shipped/reference_runs/`), trained within the rules on distinct textures (5 classes, no
 # camouflage) with reflect padding, α = 0 and 15 epochs, scores **0.628** on the default
 # split's held-out images (per image 0.743), beside the centre prior 0.704, its channel sum
 # 0.568, its init map 0.502 and its ceiling 0.763. That is the number to beat, and the centre
 # prior still beats it.
 #
-# The runs shipped in `data/reference_runs/`, read from their files (each on its own data's
+# The runs shipped in `scd_lab/shipped/reference_runs/`, read from their files (each on its own data's
 # held-out images, not the challenge's):
 
 # %%

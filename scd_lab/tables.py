@@ -32,8 +32,10 @@ def _cell(v, md: bool) -> str:
     return str(v)
 
 
-def table_markdown(rows: list[dict]) -> str:
-    cols = list(rows[0])
+def table_markdown(rows: list[dict], columns: list[str] | None = None) -> str:
+    """The rows as a Markdown table; ``columns`` (default: the first row's keys) also heads a
+    table without rows."""
+    cols = list(columns if columns is not None else rows[0])
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_cell(r[c], True) for c in cols) + " |" for r in rows]
     return "\n".join(lines) + "\n"

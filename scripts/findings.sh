@@ -45,6 +45,6 @@ mkdir -p docs/figures
 scd-lab study figures --out docs/figures
 # ship the small results (per-seed JSON, the trunks' table) for notebook 07 and the README
 for cell in runs/study/*/; do
-  mkdir -p "data/study/$(basename "$cell")" && cp "$cell"seed*.json "data/study/$(basename "$cell")/"
+  mkdir -p "scd_lab/shipped/study/$(basename "$cell")" && cp "$cell"seed*.json "scd_lab/shipped/study/$(basename "$cell")/"
 done
-cp runs/study/trunks.json data/study/
+cp runs/study/trunks.json scd_lab/shipped/study/

@@ -1,10 +1,13 @@
 """What a notebook does in a few lines: build a method by hand, train it for N steps on the
-embedded data, get its maps; and the layering (no evaluation code builds a Trainer)."""
+embedded data, get its maps; the layering (no evaluation code builds a Trainer); and the one
+face the notebooks import from (``scd_lab`` or ``scd_lab.lab``, no repository path)."""
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
+import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,3 +40,44 @@ def test_no_evaluation_or_figure_code_builds_a_trainer():
             if re.search(r"\bTrainer\(", path.read_text()):
                 offenders.append(str(path.relative_to(REPO)))
     assert offenders == []
+
+
+NOTEBOOK_SOURCES = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py")) + \
+    sorted((REPO / "notebooks" / "exercises").glob("*.py"))
+FACES = {"scd_lab", "scd_lab.lab"}
+
+
+def reaches_past_the_face(source: str) -> list[str]:
+    """What a notebook's source imports from the package other than ``scd_lab`` and
+    ``scd_lab.lab``, and every use of a ``__file__`` (a path into the repository)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        else:
+            names = []
+        found += [f"line {node.lineno}: import {n}" for n in names
+                  if n.split(".")[0] == "scd_lab" and n not in FACES]
+        if isinstance(node, ast.Attribute) and node.attr == "__file__":
+            found.append(f"line {node.lineno}: __file__")
+    return found
+
+
+def test_the_check_sees_internals_and_paths():
+    bad = "from scd_lab.cli.study import row\nimport scd_lab.paths\nx = scd_lab.__file__\n"
+    assert reaches_past_the_face(bad) == [
+        "line 1: import scd_lab.cli.study", "line 2: import scd_lab.paths", "line 3: __file__"]
+    assert reaches_past_the_face("from scd_lab.lab import ensure_run\nimport scd_lab\n") == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_SOURCES, ids=lambda p: p.name)
+def test_notebooks_import_only_the_face(path):
+    assert reaches_past_the_face(path.read_text()) == []
+
+
+def test_the_face_has_every_name_it_lists():
+    import scd_lab.lab
+
+    assert [n for n in scd_lab.lab.__all__ if not hasattr(scd_lab.lab, n)] == []

@@ -1,4 +1,4 @@
-"""The reference runs shipped in data/reference_runs: small, no checkpoints, and readable by
+"""The reference runs shipped in scd_lab/shipped/reference_runs (package data): small, no checkpoints, and readable by
 the explorer and RunDir, with real evolution (snapshots from step 0 to the last epoch)."""
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+import scd_lab
+from scd_lab.paths import reference_runs_dir, shipped_dir
 from scd_lab.rundir import RunDir
 from scd_lab.viz.explorer import reference_runs
 
-ROOT = Path(__file__).resolve().parents[1] / "data" / "reference_runs"
+ROOT = reference_runs_dir()
 RUNS = reference_runs()
 
 
@@ -30,3 +32,10 @@ def test_each_reference_run_reads_back(name):
     assert rd.metrics("saliency"), "every reference run has measured maps"
     if not name.startswith("ceiling-"):  # trained runs: the whole evolution from step 0
         assert snaps[0]["step"] == 0 and len(snaps) >= 7 and rd.summary()["steps"] > 0
+
+
+def test_the_shipped_files_are_package_data():
+    """Inside the package and named by its package data, so that a wheel carries them."""
+    assert shipped_dir().parent == Path(scd_lab.__file__).resolve().parent
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert '"scd_lab" = ["shipped/**/*"]' in pyproject

@@ -28,10 +28,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from scd_lab.studies import exercises
-from scd_lab import losses
-from scd_lab.methods.lewel import alignment_maps_from_z
-from scd_lab.models import weighted_avg_pool
+from scd_lab.lab import alignment_maps_from_z, exercises, losses, weighted_avg_pool
 
 torch.manual_seed(0)
 

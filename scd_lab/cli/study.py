@@ -1,14 +1,15 @@
 """``scd-lab study objective | trunks | table | figures``: the objective study (``studies.objective``)."""
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 from ..errors import UserError
-from ..studies.objective import (DATA, HEADER, _device, _named_loss, held_examples, read_cells, row, run_cell, trunk_report, trunks_markdown)
+from ..studies.objective import (DATA, _device, held_examples, objective_table, per_seed_table,
+                                 read_cells, run_cell, trunk_report, trunks_markdown)
 from ..paths import runs_root
 from ..viz.plots import plot_oracle_losses, plot_study_maps
+from ._parsers import verb_parser
 
 
 def cmd_objective(args) -> int:
@@ -35,7 +36,7 @@ def cmd_objective(args) -> int:
     results = run_cell(args.trunk, out / label, args.data, args.method, args.alpha,
                        seeds, args.steps, args.batch, oracle, heads,
                        progress=not args.quiet, device=device)
-    print(HEADER + "\n" + row(results))
+    print(objective_table([results]), end="")
     return 0
 
 
@@ -52,43 +53,30 @@ def cmd_trunks(args) -> int:
                                  device=device))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
-    print(trunks_markdown(rows))
+    print(trunks_markdown(rows), end="")
     return 0
 
 
-def cmd_table(args) -> int:
-    root = Path(args.out) if args.out else None
-    if root is None:
-        root = runs_root() / "study"
+def _study_cells(folder: str | None) -> dict[str, list[dict]]:
+    """The finished cells of the study in ``folder`` (default runs/study)."""
+    root = Path(folder) if folder else runs_root() / "study"
     cells = read_cells(root)
     if not cells:
         raise UserError(f"no study cells in {str(root)!r}; run `scd-lab study objective` first")
-    if args.per_seed:
-        print("| cell | seed | map AUROC step 0 | map AUROC end | polarity | per image, unsigned |"
-              " L_d learned |\n|---|---|---|---|---|---|---|")
-        for cell, results in cells.items():
-            for r in results:
-                a, b = r["history"][0], r["history"][-1]
-                loss = _named_loss(r, f"{r['final_loss']:.4f}")
-                print(f"| {cell} | {r['seed']} | {a['auroc']:.3f} | {b['auroc']:.3f} | "
-                      f"{b['polarity']:+d} | {b['auroc_per_image_unsigned']:.3f} | {loss} |")
-        return 0
-    print(HEADER)
-    for results in cells.values():
-        print(row(results))
+    return cells
+
+
+def cmd_table(args) -> int:
+    cells = _study_cells(args.out)
+    print((per_seed_table if args.per_seed else objective_table)(cells), end="")
     return 0
 
 
 def cmd_figures(args) -> int:
-    root = Path(args.results) if args.results else None
-    if root is None:
-        root = runs_root() / "study"
     out = Path(args.out)
     if not out.is_dir():
         raise UserError(f"--out {args.out!r} is not a folder; create it first")
-    cells = read_cells(root)
-    if not cells:
-        raise UserError(f"no study cells in {str(root)!r}; run `scd-lab study objective` first")
+    cells = _study_cells(args.results)
     cells = {c: r for c, r in cells.items() if r[0].get("method", "scd") == "scd"}
     plot_oracle_losses(cells).savefig(out / "study-oracle.png", dpi=120)
     print(f"wrote {out / 'study-oracle.png'}")
@@ -106,9 +94,7 @@ def cmd_figures(args) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("study", help="the study of what SCD's objective prefers",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = verb_parser(subparsers, "study", "the study of what SCD's objective prefers", __doc__)
     sub = p.add_subparsers(dest="study_command", required=True)
     o = sub.add_parser("objective", help="train only the heads on a frozen trunk, seed by seed")
     o.add_argument("--trunk", required=True, help="'random' or a run directory")

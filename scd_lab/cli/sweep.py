@@ -1,13 +1,13 @@
 """``scd-lab sweep``: a grid of runs over seeds, with a mean ± se table (``studies.sweep``)."""
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from ..studies.sweep import GRIDS, base_config, run_grid, summarise, table_markdown, within_noise
+from ..studies.sweep import GRIDS, base_config, run_grid, summarise, summary_markdown, within_noise
 from ..errors import UserError
 from ..viz.plots import plot_sweep
+from ._parsers import verb_parser
 
 
 def cmd_sweep(args) -> int:
@@ -35,7 +35,7 @@ def cmd_sweep(args) -> int:
                              log=None if args.quiet else print)
         rows += grid_rows
         summaries[grid] = summarise(grid_rows)
-        print(f"\n{grid}\n" + table_markdown(summaries[grid]))
+        print(f"\n{grid}\n" + summary_markdown(summaries[grid]), end="")
         for said in within_noise(summaries[grid]):
             print(f"  beyond 2 se: {said}")
     if args.json:
@@ -47,9 +47,8 @@ def cmd_sweep(args) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("sweep", help="SCD's α, λ and term ablation as a resumable grid",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = verb_parser(subparsers, "sweep", "SCD's α, λ and term ablation as a resumable grid",
+                    __doc__)
     p.add_argument("grid", nargs="+", choices=sorted(GRIDS), help="which grids, in order")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--cells", default=None, help="comma-separated cell labels (default all)")

@@ -295,7 +295,7 @@ def leaderboard_markdown(scores) -> str:
 
 
 def reference_answers(root=None) -> str:
-    """A Markdown table of the runs shipped in ``data/reference_runs`` (the kit's own measured
+    """A Markdown table of the runs shipped in ``scd_lab/shipped/reference_runs`` (the kit's own measured
     answers), read from their files: each run's own map at step 0 and at its end, per image
     (unsigned) and the channel-sum map. Their held-out images are those of each run's own data
     (the ``distinct-*`` runs: distinct-texture images), not the challenge's."""

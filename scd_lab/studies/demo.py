@@ -21,6 +21,7 @@ from ..methods import default_map_name
 from ..runs.build import build_data, build_run, ensure_run
 from ..paths import runs_root
 from ..rundir import RunDir
+from ..tables import table_markdown
 from ..train import format_summary
 from ..viz.plots import plot_saliency_evolution
 
@@ -41,19 +42,20 @@ def seconds_per_step(cfg, data, steps: int = 3) -> float:
 
 def results_table(runs: dict[str, str]) -> str:
     """A Markdown table of the final figures of each run."""
-    head = ("| method | map | kNN top-1 step 0 | kNN top-1 end | map AUROC step 0 | "
-            "map AUROC end | best IoU end | polarity | channel-sum AUROC end |")
-    lines = [head, "|" + "---|" * 9]
     nan = float("nan")
+    rows = []
     for label, path in runs.items():
         s = RunDir(path).summary()
         name = default_map_name(s["method"])
-        lines.append(
-            f"| {label} | {name} | {s.get('knn_top1_init', nan):.3f} | "
-            f"{s.get('knn_top1', nan):.3f} | {s.get(name + '/auroc_init', nan):.3f} | "
-            f"{s.get(name + '/auroc', nan):.3f} | {s.get(name + '/best_iou', nan):.3f} | "
-            f"{s.get(name + '/polarity', 0):+d} | {s.get('channel_sum/auroc', nan):.3f} |")
-    return "\n".join(lines)
+        rows.append({"method": label, "map": name,
+                     "kNN top-1 step 0": f"{s.get('knn_top1_init', nan):.3f}",
+                     "kNN top-1 end": f"{s.get('knn_top1', nan):.3f}",
+                     "map AUROC step 0": f"{s.get(name + '/auroc_init', nan):.3f}",
+                     "map AUROC end": f"{s.get(name + '/auroc', nan):.3f}",
+                     "best IoU end": f"{s.get(name + '/best_iou', nan):.3f}",
+                     "polarity": f"{s.get(name + '/polarity', 0):+d}",
+                     "channel-sum AUROC end": f"{s.get('channel_sum/auroc', nan):.3f}"})
+    return table_markdown(rows)
 
 
 def run_demo(out: str | None = None, epochs: int | None = None, budget_min: float | None = None,
@@ -94,8 +96,8 @@ def run_demo(out: str | None = None, epochs: int | None = None, budget_min: floa
     fig = plot_saliency_evolution(runs)
     fig.savefig(out / "saliency_evolution.png", dpi=110)
     table = results_table(runs)
-    (out / "results.md").write_text(table + "\n")
-    print("\n" + table)
+    (out / "results.md").write_text(table)
+    print("\n" + table, end="")
     print(f"\n[demo] figure: {out / 'saliency_evolution.png'}; runs: {out}/<method>; "
           "AUROC 0.5 = chance; polarity -1 = the map marks the background.")
     return {m: json.loads((out / m / "summary.json").read_text()) for m in methods}

@@ -13,7 +13,6 @@ runs the probe (and ``study trunks``) on a GPU: the same views, drawn on the CPU
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from ..runs.load import load_run
 from ..models import backbone_from_config, channel_sum_map
 from .probe import calibrate_bn, objective_probe, oracle_loss, view_pool
 from ..paths import study_dir
-from ..tables import fmt_mean_se, mean_se
+from ..tables import fmt_mean_se, mean_se, table_markdown
 from ..eval.knn import knn_top1
 from ..eval.map_ceiling import feature_maps, supervised_map_ceiling
 from ..eval.saliency_metrics import auroc
@@ -125,19 +124,45 @@ def _mse(values: list[float]) -> str:
     return fmt_mean_se(*mean_se(values)[:2])
 
 
-HEADER = ("| cell | seeds | map AUROC step 0 | map AUROC end | per image, polarity per image, end | "
-          "polarity +1 / -1 | L_d learned | L_d mask | L_d inverse |\n|" + "---|" * 9)
+COLUMNS = ["cell", "seeds", "map AUROC step 0", "map AUROC end",
+           "per image, polarity per image, end", "polarity +1 / -1", "L_d learned", "L_d mask",
+           "L_d inverse"]
 
 
-def row(results: list[dict]) -> str:
+def objective_row(results: list[dict]) -> dict:
+    """One cell's row of the study's table: mean ± se over its seeds (a dict, column ->
+    text)."""
     first = [r["history"][0] for r in results]
     last = [r["history"][-1] for r in results]
     pol = [h["polarity"] for h in last]
-    return (f"| {results[0]['cell']} | {len(results)} | {_mse([h['auroc'] for h in first])} | "
-            f"{_mse([h['auroc'] for h in last])} | "
-            f"{_mse([h['auroc_per_image_unsigned'] for h in last])} | "
-            f"{pol.count(1)} / {pol.count(-1)} | {_loss_cell(results)} | "
-            f"{_oracle(results, 'oracle_mask')} | {_oracle(results, 'oracle_inverse')} |")
+    return {"cell": results[0]["cell"], "seeds": str(len(results)),
+            "map AUROC step 0": _mse([h["auroc"] for h in first]),
+            "map AUROC end": _mse([h["auroc"] for h in last]),
+            "per image, polarity per image, end":
+                _mse([h["auroc_per_image_unsigned"] for h in last]),
+            "polarity +1 / -1": f"{pol.count(1)} / {pol.count(-1)}",
+            "L_d learned": _loss_cell(results),
+            "L_d mask": _oracle(results, "oracle_mask"),
+            "L_d inverse": _oracle(results, "oracle_inverse")}
+
+
+def objective_table(cells) -> str:
+    """The study's Markdown table: one row per cell (``cells``: a list of per-seed results, or
+    ``read_cells``'s {cell name: per-seed results})."""
+    cells = cells.values() if isinstance(cells, dict) else cells
+    return table_markdown([objective_row(results) for results in cells], COLUMNS)
+
+
+def per_seed_table(cells: dict[str, list[dict]]) -> str:
+    """The study's table with one row per seed of every cell."""
+    return table_markdown([
+        {"cell": cell, "seed": str(r["seed"]),
+         "map AUROC step 0": f"{r['history'][0]['auroc']:.3f}",
+         "map AUROC end": f"{r['history'][-1]['auroc']:.3f}",
+         "polarity": f"{r['history'][-1]['polarity']:+d}",
+         "per image, unsigned": f"{r['history'][-1]['auroc_per_image_unsigned']:.3f}",
+         "L_d learned": _named_loss(r, f"{r['final_loss']:.4f}")}
+        for cell, results in cells.items() for r in results])
 
 
 def _loss_cell(results: list[dict]) -> str:
@@ -182,10 +207,10 @@ def trunk_report(trunk: str, data: str | None = None, n_train: int = 2000,
 
 def trunks_markdown(rows: list[dict]) -> str:
     """The table of ``trunk_report`` rows."""
-    return "\n".join(["| trunk | data | kNN top-1 | channel-sum AUROC | ceiling AUROC |",
-                      "|---|---|---|---|---|"] + [
-        f"| {r['trunk']} | {r['data']} | {r['knn_top1']:.3f} | {r['channel_sum_auroc']:.3f} | "
-        f"{r['ceiling_auroc']:.3f} |" for r in rows])
+    return table_markdown([{"trunk": r["trunk"], "data": r["data"],
+                            "kNN top-1": f"{r['knn_top1']:.3f}",
+                            "channel-sum AUROC": f"{r['channel_sum_auroc']:.3f}",
+                            "ceiling AUROC": f"{r['ceiling_auroc']:.3f}"} for r in rows])
 
 
 def read_cells(root) -> dict[str, list[dict]]:

@@ -120,7 +120,7 @@ def step_seed(seed: int, step: int) -> int:
 
     Not ``scd_lab.data.sampling.seed_for(seed, step)``, which mixes in an offset
     (``(seed + 12345) * 1_000_003 + step + 12345``) and so would draw other views: the
-    shipped probe results (``data/study/``) were made with this one.
+    shipped probe results (``scd_lab/shipped/study/``) were made with this one.
     """
     return seed * 1_000_003 + step
 

@@ -14,14 +14,11 @@ AUROC (signed: below 0.5 means the map is inverted) and its per-image unsigned A
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import statistics
 from pathlib import Path
 
 from ..config import Config, apply_overrides, get_preset
-from ..tables import fmt_mean_se, mean_se
+from ..tables import fmt_mean_se, mean_se, table_markdown
 from ..runs.build import ensure_run
 from ..paths import runs_root
 
@@ -102,13 +99,13 @@ def summarise(rows: list[dict]) -> list[dict]:
     return table
 
 
-def table_markdown(summary: list[dict]) -> str:
-    lines = ["| cell | seeds | kNN top-1 | map AUROC (signed) | per image, unsigned | map mean |",
-             "|---|---|---|---|---|---|"]
-    for e in summary:
-        lines.append(f"| {e['cell']} | {e['n']} | " + " | ".join(
-            fmt_mean_se(e[k], e[k + "_se"]) for k in METRICS) + " |")
-    return "\n".join(lines)
+def summary_markdown(summary: list[dict]) -> str:
+    """The Markdown table of ``summarise``'s rows: mean ± se over seeds."""
+    names = {"knn": "kNN top-1", "auroc": "map AUROC (signed)",
+             "per_image": "per image, unsigned", "map_mean": "map mean"}
+    return table_markdown([{"cell": e["cell"], "seeds": str(e["n"]),
+                            **{names[k]: fmt_mean_se(e[k], e[k + "_se"]) for k in METRICS}}
+                           for e in summary], ["cell", "seeds", *names.values()])
 
 
 def within_noise(summary: list[dict], metric: str = "knn", z: float = 2.0) -> list[str]:

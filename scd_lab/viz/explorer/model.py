@@ -389,7 +389,7 @@ class ExplorerModel(PanelPixels):
         return [self.panel(state, label) for label in self.labels]
 
 def reference_runs(group: str | None = None, root=None) -> dict[str, Path]:
-    """The reference runs shipped under ``data/reference_runs/<name>/`` (name -> path); empty
+    """The reference runs shipped under ``scd_lab/shipped/reference_runs/<name>/`` (name -> path); empty
     if none. ``group`` keeps the names that start with ``group + "-"`` or contain
     ``"-" + group`` (``"demo"``: the demo's runs; ``"distinct"``: the distinct-texture runs
     and their supervised ceiling), which share their probe images and can be shown together.

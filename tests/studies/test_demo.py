@@ -10,7 +10,7 @@ import scd_lab.studies.demo as demo_module
 from scd_lab.studies.demo import run_demo
 from scd_lab.rundir import RunDir
 
-sys.path.insert(0, str(Path(__file__).parent / "train"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
 from helpers import TINY  # noqa: E402
 
 SMALL = [s for s in TINY if not s.startswith("train.knn_bank_size")] + [

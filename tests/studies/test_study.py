@@ -11,7 +11,7 @@ from scd_lab.cli import main
 from scd_lab.runs import build_run
 from scd_lab.studies.objective import _mse
 
-sys.path.insert(0, str(Path(__file__).parent / "train"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
 from helpers import tiny_config  # noqa: E402
 
 
@@ -112,9 +112,9 @@ def test_a_seed_of_other_steps_is_refused_and_the_oracle_added_later(tmp_path, m
 
 
 def test_table_row_names_lewels_loss_as_its_own():
-    from scd_lab.studies.objective import row
+    from scd_lab.studies.objective import objective_table
     h = {"auroc": 0.6, "auroc_per_image_unsigned": 0.7, "polarity": 1}
     cell = [{"cell": "c", "history": [h, h], "final_loss": 1.5, "method": "lewel"}] * 2
-    assert "(LEWEL loss 1.500 ± 0.000)" in row(cell)
+    assert "(LEWEL loss 1.500 ± 0.000)" in objective_table([cell])
     scd = [dict(r, method="scd", final_loss=0.25) for r in cell]
-    assert "| 0.250 ± 0.000 |" in row(scd) and "LEWEL" not in row(scd)
+    assert "| 0.250 ± 0.000 |" in objective_table([scd]) and "LEWEL" not in objective_table([scd])

@@ -10,7 +10,7 @@ from scd_lab.studies import sweep
 from scd_lab.cli import main
 from scd_lab.config import apply_overrides
 
-sys.path.insert(0, str(Path(__file__).parent / "train"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
 from helpers import tiny_config  # noqa: E402
 
 SMALL = ["train.max_steps=2", "data.num_train=64", "data.num_test=32", "data.num_classes=4"]
@@ -58,7 +58,7 @@ def test_grid_is_resumable_and_seeds_differ(tmp_path, monkeypatch):
     mtime = first.stat().st_mtime
     again = sweep.run_grid("terms", (0, 1), tmp_path, base, cells, log=None)
     assert again == rows and first.stat().st_mtime == mtime  # read back, not retrained
-    assert "| fg only | 2 |" in sweep.table_markdown(summary)
+    assert "| fg only | 2 |" in sweep.summary_markdown(summary)
 
 
 def test_cli_bad_cell_is_one_line(capsys):
