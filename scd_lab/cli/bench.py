@@ -8,7 +8,6 @@ import sys
 from ..studies.bench import DEFAULT_METHODS, SYMMETRIC_BYOL, format_markdown, run_bench
 from ..config import METHOD_DEFAULTS
 from ..train.trainer import resolve_device
-from .._malloc import tune_malloc
 
 
 def _method_list(text: str) -> list[str]:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import argparse
 import ast
-import sys
 
-from ..errors import DataError, UserError
+from ..errors import DataError
 from ..data.imagenet100 import build_in100
 from ..data.synthetic import default_cache_dir, gallery, knob_gallery, load_synthetic, resolve_spec
 

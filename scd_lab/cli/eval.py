@@ -25,7 +25,6 @@ import sys
 from pathlib import Path
 
 from ..config import plugin
-from ..errors import UserError
 from ..rundir import RunDir
 from ..runs.export import export_run
 from ..runs.load import EvalError, as_run

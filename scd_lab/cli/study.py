@@ -1,4 +1,8 @@
-"""``scd-lab study objective | trunks | table | figures``: the objective study (``studies.objective``)."""
+"""``scd-lab study objective | trunks | table | figures``: the objective study
+(``studies.objective``); ``scd-lab study conditions | ceiling | by-class | channel-sum``: the
+conditions sweep, the supervised map ceiling, the per-class map report and the channel-sum
+baseline (``studies.conditions``, ``studies.ceiling``, ``studies.by_class``,
+``studies.channel_sum``)."""
 from __future__ import annotations
 
 import json
@@ -8,6 +12,11 @@ from ..errors import UserError
 from ..studies.objective import (DATA, _device, held_examples, objective_table, per_seed_table,
                                  read_cells, run_cell, trunk_report, trunks_markdown)
 from ..paths import runs_root
+from ..studies.by_class import map_by_class
+from ..studies.ceiling import ceiling_row
+from ..studies.channel_sum import channel_sum_baseline
+from ..studies.conditions import run_conditions
+from ..tables import table_markdown
 from ..viz.plots import plot_oracle_losses, plot_study_maps
 from ._parsers import verb_parser
 
@@ -136,3 +145,61 @@ def register(subparsers) -> None:
     f.add_argument("--results", default=None, help="study folder (default runs/study)")
     f.add_argument("--cells", default=None, help="comma-separated cells for the maps figure")
     f.set_defaults(fn=cmd_figures)
+    register_research(sub)
+
+
+def cmd_conditions(args) -> int:
+    print(run_conditions(args.out, args.preset, args.common, args.variant,
+                         say=lambda line: print(line, flush=True)))
+    return 0
+
+
+def cmd_ceiling(args) -> int:
+    for i, run in enumerate(args.runs):  # the header, then a row as each run is measured
+        lines = table_markdown([ceiling_row(run, args.n, args.steps, args.reference)])
+        print("\n".join(lines.splitlines()[2 if i else 0:]), flush=True)
+    return 0
+
+
+def cmd_by_class(args) -> int:
+    print(map_by_class(args.run_dir, args.map))
+    return 0
+
+
+def cmd_channel_sum(args) -> int:
+    for line in channel_sum_baseline(args.splits, args.n, args.device, args.seed):
+        print(line, flush=True)
+    return 0
+
+
+def register_research(sp) -> None:
+    """The research studies that were scripts under benchmarks/: conditions, ceiling,
+    by-class, channel-sum."""
+    c = sp.add_parser("conditions", help="when does SCD's map find the object? train a preset "
+                                         "under variants and tabulate map and kNN figures")
+    c.add_argument("--out", default="runs/conditions", help="folder of the runs and results.md")
+    c.add_argument("--preset", default="cpu")
+    c.add_argument("--common", action="append", default=[], metavar="KEY=VALUE",
+                   help="override applied to every variant (repeatable)")
+    c.add_argument("--variant", action="append", metavar="LABEL:KEY=VALUE,...",
+                   help="a variant (repeatable; default: base and reflect padding)")
+    c.set_defaults(fn=cmd_conditions)
+    s = sp.add_parser("ceiling", help="the supervised ceiling of a map of SCD's form on runs' "
+                                      "frozen features")
+    s.add_argument("runs", nargs="+", metavar="RUN")
+    s.add_argument("--n", type=int, default=3000, help="training images for the probe")
+    s.add_argument("--steps", type=int, default=1500)
+    s.add_argument("--reference", default=None, help="write ceiling reference runs here")
+    s.set_defaults(fn=cmd_ceiling)
+    b = sp.add_parser("by-class", help="per-image AUROC of a run's map, by class")
+    b.add_argument("run_dir", metavar="RUN")
+    b.add_argument("--map", default=None, help="map name (default: the method's own map)")
+    b.set_defaults(fn=cmd_by_class)
+    h = sp.add_parser("channel-sum", help="how well an untrained ResNet-18's channel-sum map "
+                                          "finds the object on the synthetic splits")
+    h.add_argument("--splits", nargs="+", default=["default", "camouflage"],
+                   help="any of default, camouflage, easy")
+    h.add_argument("--n", type=int, default=400, help="test images per split (max 1000)")
+    h.add_argument("--device", default="cpu")
+    h.add_argument("--seed", type=int, default=0)
+    h.set_defaults(fn=cmd_channel_sum)

@@ -53,13 +53,17 @@ def condition_row(label: str, run) -> dict:
 
 def run_conditions(out, preset: str = "cpu", common=(), variants=None, say=print) -> str:
     """Train each variant (``LABEL:key=value,key=value``) under ``out`` unless it is finished,
-    write ``out/results.md`` and return the table. A variant that fails is reported through
-    ``say`` and left out; the others go on."""
+    write ``out/results.md`` and return the table. Every variant's config is checked before any
+    training (a bad key or value raises ``ConfigError``, one line); a variant that fails while
+    training is reported through ``say`` and left out, and the others go on."""
     out = Path(out)
-    rows, cache = [], {}
+    plans = []  # every variant's config first: a bad override is one line before any training
     for spec in variants or DEFAULT_VARIANTS:
         label, _, sets = spec.partition(":")
-        cfg = apply_overrides(get_preset(preset), list(common) + [s for s in sets.split(",") if s])
+        plans.append((label, apply_overrides(get_preset(preset),
+                                             list(common) + [s for s in sets.split(",") if s])))
+    rows, cache = [], {}
+    for label, cfg in plans:
         key = repr(cfg.data)  # runs with the same data settings share one generated dataset
         if key not in cache:
             cache[key] = build_data(cfg.data)

@@ -20,18 +20,21 @@ SMALL = TINY + ["data.num_train=64", "data.num_test=32", "data.num_classes=4",
 @pytest.fixture(scope="module")
 def conditions(tmp_path_factory):
     out = tmp_path_factory.mktemp("conditions")
-    argv = ["study", "conditions", "--out", str(out), "--variant", "base:",
-            "--variant", "broken:method.name=no-such-method"]
+    argv = ["study", "conditions", "--out", str(out), "--variant", "base:"]
     for s in SMALL:
         argv += ["--common", s]
     return out, argv
 
 
-def test_conditions_trains_each_variant_and_reports_a_failed_one(conditions, capsys):
+def test_conditions_checks_every_variant_then_trains_each(conditions, capsys):
     out, argv = conditions
+    bad = argv + ["--variant", "broken:method.name=no-such-method"]
+    assert main(bad) == 2  # one line, before any variant trains
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "method.name='no-such-method'" in err
+    assert not (out / "base").exists()
     assert main(argv) == 0
-    text = capsys.readouterr().out
-    assert "[broken] failed:" in text  # reported, and the others go on
+    assert "[base]" in capsys.readouterr().out
     table = (out / "results.md").read_text()
     assert table.startswith("| variant | map |") and "| base | scd_fg |" in table
     assert RunDir(out / "base").is_finished()
