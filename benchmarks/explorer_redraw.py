@@ -66,7 +66,7 @@ def main() -> int:
         runs = make_runs(Path(tmp.name), n=args.images)
     t0 = time.perf_counter()
     ex = Explorer(runs, images=args.images, display=args.display)
-    print(f"{len(ex.model.views)} runs, {len(ex.model.images)} images, "
+    print(f"{len(ex.model.runs)} runs, {len(ex.model.images)} images, "
           f"{len(ex.model.timeline)} epochs, {args.display} px overlays, "
           f"torch threads {torch.get_num_threads()}")
     print(f"build (read runs, first draw): {1000 * (time.perf_counter() - t0):.0f} ms")

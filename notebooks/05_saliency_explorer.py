@@ -108,13 +108,13 @@ if GPU:
 # ## Summary: the numbers behind the pictures
 
 # %%
-for view in explorer.model.views:
-    name = view.default_map
-    curve = view.curve(name, "auroc")
+for label, run in explorer.model.runs.items():
+    name = run.default_map
+    curve = run.saliency_curve(name, "auroc")
     first, last = (curve[0][1], curve[-1][1]) if curve else (float("nan"), float("nan"))
     flag = "  ▼ inverted" if last < 0.5 else ""
-    print(f"{view.label:>12} {name:>13}: AUROC {first:.3f} at epoch {view.epochs[0]:g} -> "
-          f"{last:.3f} at epoch {view.epochs[-1]:g}{flag}")
+    print(f"{label:>12} {name:>13}: AUROC {first:.3f} at epoch {run.epochs[0]:g} -> "
+          f"{last:.3f} at epoch {run.epochs[-1]:g}{flag}")
 
 # %% [markdown]
 # ## Exercises

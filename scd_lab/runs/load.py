@@ -8,6 +8,7 @@ or a method held in memory with its data.
 from __future__ import annotations
 
 import copy
+import math
 import os
 from pathlib import Path
 from typing import Callable
@@ -19,7 +20,7 @@ from ..config import Config
 from ..data.augment import eval_transform
 from ..errors import RunError, UserError
 from ..eval.features import embed, method_maps
-from ..methods import build_method
+from ..methods import build_method, default_map_name, order_maps
 from ..rundir import RunDir
 from ..train.checkpoint import load_checkpoint
 from .build import build_augment, build_data, monitor_sets
@@ -57,6 +58,10 @@ class Run:
         refresh(): read the snapshot files that appeared (or failed) since, the probe if it
             was missing, and the metrics again; returns whether anything changed. The first
             use of ``snapshots`` / ``saliency`` / ``skipped`` reads them.
+        epochs, map_names (``MAP_ORDER`` first), default_map (the method's own map when the
+            snapshots hold it, else the first), snapshot_index_at(epoch),
+            saliency_metric(step, map, key), saliency_curve(map, key), notes(): what the
+            saliency explorer shows of the snapshots and metrics, and what the folder lacks.
     """
 
     def __init__(self, rundir: RunDir | None = None, *, device: str | torch.device | None = None,
@@ -317,6 +322,79 @@ class Run:
                 self._skipped.append(f.name)
         self._saliency = {r["step"]: r for r in rd.metrics("saliency")}
         return before != (len(self._loaded_snapshots), len(self._saliency), self._probe is None)
+
+    # -- what the explorer shows of the snapshots and metrics
+    @property
+    def epochs(self) -> list[float]:
+        """The epoch of each snapshot, in step order."""
+        return [float(s["epoch"]) for s in self.snapshots]
+
+    @property
+    def map_names(self) -> list[str]:
+        """Every map name in the snapshots, ``scd_lab.methods.MAP_ORDER`` first."""
+        return order_maps({name for s in self.snapshots for name in s["maps"]})
+
+    @property
+    def default_map(self) -> str | None:
+        """The method's own map (``default_map_name``) when the snapshots hold it, else the
+        first of ``map_names`` (None without snapshots)."""
+        names = self.map_names
+        if self.method_name:
+            try:
+                name = default_map_name(self.method_name)
+                if name in names:
+                    return name
+            except Exception:  # a method this version does not know
+                pass
+        return names[0] if names else None
+
+    def snapshot_index_at(self, epoch: float) -> int | None:
+        """Index in ``snapshots`` of the last one at or before ``epoch`` (the first one if all
+        come later; None without snapshots)."""
+        epochs = self.epochs
+        if not epochs:
+            return None
+        return max([i for i, e in enumerate(epochs) if e <= epoch + 1e-9], default=0)
+
+    def saliency_metric(self, step: int, map_name: str, key: str):
+        """The saliency monitor's ``{map_name}/{key}`` at ``step`` (None if absent or NaN)."""
+        v = self.saliency.get(step, {}).get(f"{map_name}/{key}")
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+    def saliency_curve(self, map_name: str, key: str) -> list[tuple[float, float]]:
+        """(epoch, value) of the saliency monitor's ``{map_name}/{key}`` over the run."""
+        k = f"{map_name}/{key}"
+        return [(float(r["epoch"]), float(r[k])) for _, r in sorted(self.saliency.items())
+                if k in r]
+
+    def notes(self) -> list[str]:
+        """Plain-language messages on what the folder lacks (no probe, no snapshots, no masks
+        or metrics, unreadable snapshot files, not finished); none for a method in memory."""
+        rd = self.rundir
+        if rd is None:
+            return []
+        out, snapshots, skipped = [], self.snapshots, self.skipped
+        if not self.probe:
+            out.append(f"no probe images yet ({rd.probe_path} is missing): the run "
+                       "has not started its first measurement; press Refresh later")
+        if not snapshots:
+            where = rd.snapshot_dir
+            out.append(f"no snapshots in {where}" + (
+                "" if where.is_dir() else " (the folder does not exist)") +
+                ": nothing to show yet; the trainer writes one per epoch "
+                "(train.snapshot_every); press Refresh while it runs")
+        elif self.probe and self.masks is None:
+            out.append("no ground-truth masks on the probe images: no mask outline, and "
+                       "AUROC / IoU are not measured")
+        elif not self.saliency:
+            out.append("no saliency metrics in metrics.jsonl: AUROC and IoU are not shown")
+        if skipped:
+            out.append(f"skipped {len(skipped)} unreadable snapshot file(s) "
+                       f"({', '.join(skipped)}): still being written? press Refresh")
+        if snapshots and not rd.is_finished() and rd.exists():
+            out.append(f"run not finished (no summary.json): {len(snapshots)} snapshot(s) "
+                       "so far; Refresh reads new ones")
+        return out
 
 
 def load_run(run_dir, device: str | None = None, with_data: bool = True) -> Run:

@@ -85,19 +85,19 @@ def saliency_grid(runs, images=8, epoch: float | None = None, map_names: dict | 
     rows = [("image", "black", [_image_with_outline(model, i) for i in idx], "img")]
     if model.masks is not None:
         rows.append(("mask", "black", [model.masks[i].float().numpy() for i in idx], "map"))
-    for v in model.views:
-        names = map_names.get(v.label) or v.default_map
+    for label, v in model.runs.items():
+        names = map_names.get(label) or v.default_map
         for name in ([names] if isinstance(names, str) or names is None else names):
             if not v.snapshots or name is None:
-                rows.append((f"{v.label}\n(no snapshots)", "tab:red", [], "map"))
+                rows.append((f"{label}\n(no snapshots)", "tab:red", [], "map"))
                 continue
             si = v.snapshot_index_at(epoch) if epoch is not None else len(v.snapshots) - 1
             snap = v.snapshots[si]
             if name not in snap["maps"]:
-                rows.append((f"{v.label}\n{name}\n(not in snapshot)", "tab:red", [], "map"))
+                rows.append((f"{label}\n{name}\n(not in snapshot)", "tab:red", [], "map"))
                 continue
-            text, colour = _label(v.label, name, float(snap["epoch"]),
-                                  v.metric(int(snap["step"]), name, "auroc"))
+            text, colour = _label(label, name, float(snap["epoch"]),
+                                  v.saliency_metric(int(snap["step"]), name, "auroc"))
             rows.append((text, colour, [_norm_up(snap["maps"][name][i], size) for i in idx],
                          "map"))
     fig, axes = _setup(len(rows), len(idx))
@@ -135,10 +135,10 @@ def epoch_grid(runs, image: int = 0, epochs: int | list = 6, map_names: dict | N
         chosen = [float(e) for e in epochs]
     map_names = map_names or {}
     size = model.probe["images"].shape[-2:]
-    fig, axes = _setup(len(model.views), len(chosen) + 1)
+    fig, axes = _setup(len(model.runs), len(chosen) + 1)
     im = None
-    for r, v in enumerate(model.views):
-        name = map_names.get(v.label) or v.default_map
+    for r, (label, v) in enumerate(model.runs.items()):
+        name = map_names.get(label) or v.default_map
         axes[r, 0].imshow(_image_with_outline(model, image))
         last_auc = None
         for c, e in enumerate(chosen, start=1):
@@ -149,18 +149,18 @@ def epoch_grid(runs, image: int = 0, epochs: int | list = 6, map_names: dict | N
                 continue
             snap = v.snapshots[si]
             im = ax.imshow(_norm_up(snap["maps"][name][image], size), cmap=cmap, vmin=0, vmax=1)
-            auc = v.metric(int(snap["step"]), name, "auroc")
+            auc = v.saliency_metric(int(snap["step"]), name, "auroc")
             last_auc = auc
             head = f"ep {float(snap['epoch']):g}" + (f" · {auc:.2f}" if auc is not None else "")
             ax.set_title(head, fontsize=6.5, color="tab:red" if auc is not None and auc < 0.5
                          else "black")
-        text, colour = _label(v.label, str(name), None, last_auc)
+        text, colour = _label(label, str(name), None, last_auc)
         axes[r, 0].set_ylabel(text, fontsize=6.5, rotation=0, ha="right", va="center",
                               color=colour)
     axes[0, 0].set_title(model.image_options()[model.images.index(image)][0]
                          if image in model.images else f"#{image}", fontsize=6.5)
     return _finish(fig, im, title or f"Probe image #{image} across epochs (cell title: epoch "
-                   "· AUROC on held-out masks)", len(model.views))
+                   "· AUROC on held-out masks)", len(model.runs))
 
 
 def save_figure(fig, path, dpi: int = 200) -> list[Path]:

@@ -66,7 +66,7 @@ def export_tensorboard(run_dirs, out, display: int = 96, max_images: int = 16,
             shutil.rmtree(logdir)
         w = SummaryWriter(log_dir=str(logdir))
         try:
-            for rec in v.rundir.metrics():
+            for rec in v.metrics():
                 step = int(rec.get("step", 0))
                 kind = rec.get("kind", "metrics")
                 for k, val in rec.items():
@@ -79,7 +79,7 @@ def export_tensorboard(run_dirs, out, display: int = 96, max_images: int = 16,
                 for name in snap["maps"]:
                     grid = map_grid(model, label, name, si, max_images=max_images)
                     w.add_image(f"maps/{name}", grid, int(snap["step"]), dataformats="HWC")
-            w.add_text("run", f"{path} · method {v.method or '?'} · "
+            w.add_text("run", f"{path} · method {v.method_name or '?'} · "
                               f"{len(v.snapshots)} snapshots", 0)
         finally:
             w.close()

@@ -46,6 +46,22 @@ def test_open_reads_the_folder_without_the_method(run_dir):
     assert not run.refresh()  # nothing new
 
 
+def test_what_the_explorer_reads_of_a_folder(run_dir):
+    run = Run.open(run_dir)
+    last = run.snapshots[-1]
+    assert run.epochs == [float(s["epoch"]) for s in run.snapshots]
+    assert run.map_names[0] == "scd_fg" and run.default_map == "scd_fg"
+    assert run.snapshot_index_at(run.epochs[-1] + 5) == len(run.snapshots) - 1
+    assert run.snapshot_index_at(-1.0) == 0
+    auc = run.saliency_metric(last["step"], "scd_fg", "auroc")
+    assert auc == run.saliency[last["step"]]["scd_fg/auroc"]
+    assert run.saliency_metric(last["step"], "scd_fg", "nothing") is None
+    assert run.saliency_curve("scd_fg", "auroc")[-1] == (float(last["epoch"]), auc)
+    assert run.notes() == []  # finished, with probe, masks and metrics
+    assert run._method is None  # none of these loads the method
+    assert Run.of_method(load_run(run_dir, with_data=False).method).notes() == []
+
+
 def test_refresh_names_unreadable_snapshots_and_reads_new_ones(run_dir, tmp_path):
     rd = RunDir(run_dir)
     run = Run.open(run_dir)

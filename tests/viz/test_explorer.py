@@ -140,3 +140,14 @@ def test_labels_and_errors(make_run, tmp_path):
     ref = make_run("ref", method="lewel-byol", maps=("channel_sum", "lewel_maxvar"), config=False)
     assert ExplorerModel([ref]).view("ref").default_map == "lewel_maxvar"
     assert ExplorerState().with_(image=2).image == 2
+
+
+def test_runs_are_opened_without_their_method(two_runs):
+    ex = Explorer(two_runs, display=32)
+    ex.set_epoch_index(0)
+    ex.refresh()
+    assert list(ex.model.runs) == ["SCD", "LEWEL"]
+    assert all(r._method is None for r in ex.model.runs.values())
+    assert ex.model.view("LEWEL").method_name == "lewel-byol"
+    with pytest.raises(KeyError, match="no run labelled 'x'"):
+        ex.model.view("x")

@@ -5,9 +5,10 @@
 
 Three modules, one job each:
 
-* ``model``: ``RunView`` / ``ExplorerModel`` / ``ExplorerState`` / ``Panel``, plain Python, no
-  widgets. A ``RunView`` reads one run directory once (probe images, masks, snapshots,
-  saliency metrics) and re-reads only new snapshot files on ``refresh()``.
+* ``model``: ``ExplorerModel`` / ``ExplorerState`` / ``Panel``, plain Python, no widgets. Each
+  run is a ``scd_lab.runs.Run`` opened with ``Run.open`` (its method never loaded): it reads
+  the run directory once (probe images, masks, snapshots, saliency metrics) and re-reads only
+  new snapshot files on ``refresh()``; ``ExplorerModel.runs`` maps labels to them.
   ``ExplorerModel.panels(state)`` says which arrays each run shows for a state (epoch, image,
   map per run, polarity flip, opacity); ``ExplorerModel.overlay_png`` turns a panel into PNG
   bytes, with caches so that a slider move recomputes nothing already seen. Tests drive this
@@ -24,11 +25,11 @@ held-out masks at the snapshot's step (``metrics.jsonl``, kind "saliency"); a ma
 is below 0.5 is marked "▼ inverted" (1 - map marks the object better).
 """
 from .model import (INVERTED_MARK, ExplorerModel, ExplorerState, Panel, ProbeMismatchError,
-                    RunView, as_run_dict, check_same_probe, order_maps, reference_runs)
+                    as_run_dict, check_same_probe, open_runs, order_maps, reference_runs)
 from .render import MASK_RGB, PanelPixels, colorbar_png, mask_outline, png_bytes
 from .widget import Explorer
 
 __all__ = ["Explorer", "ExplorerModel", "ExplorerState", "Panel", "ProbeMismatchError",
-           "RunView", "reference_runs", "as_run_dict", "check_same_probe", "order_maps",
+           "reference_runs", "as_run_dict", "open_runs", "check_same_probe", "order_maps",
            "INVERTED_MARK", "MASK_RGB", "PanelPixels", "colorbar_png", "mask_outline",
            "png_bytes"]

@@ -172,7 +172,7 @@ class _LRU(OrderedDict):
 class PanelPixels:
     """The pixels of ``ExplorerModel``'s panels, drawn on first use and cached: a slider move
     recomputes nothing already seen. Mixed into ``ExplorerModel``, which gives ``view(label)``
-    (a ``RunView``), ``probe`` and ``masks``."""
+    (a ``scd_lab.runs.Run``), ``probe`` and ``masks``."""
 
     def _init_pixels(self, display: int, cmap: str) -> None:
         self.display = int(display)
@@ -234,7 +234,7 @@ class PanelPixels:
         ck = (label, map_name, size)
         if ck not in self._curves:
             v = self.view(label)
-            self._curves[ck] = render_curve(v.curve(map_name, "auroc") if map_name else [],
-                                            v.curve(map_name, "best_iou") if map_name else [],
-                                            v.epochs, size)
+            self._curves[ck] = render_curve(
+                v.saliency_curve(map_name, "auroc") if map_name else [],
+                v.saliency_curve(map_name, "best_iou") if map_name else [], v.epochs, size)
         return mark_epoch(*self._curves[ck], epoch)

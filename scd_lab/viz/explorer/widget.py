@@ -59,8 +59,7 @@ class Explorer:
         self.map_pickers, self.flip_boxes, self.images_w, self.curves_w = {}, {}, {}, {}
         self.captions, self.notes_w = {}, {}
         columns = []
-        for v in m.views:
-            lab = v.label
+        for lab, v in m.runs.items():
             opts = v.map_names or ["(none)"]
             picker = W.Dropdown(options=opts, value=self.state.maps.get(lab) or opts[0],
                                 description="map", layout=W.Layout(width=f"{display + 40}px"))
@@ -74,7 +73,7 @@ class Explorer:
             self.images_w[lab], self.curves_w[lab] = img, curve
             self.captions[lab], self.notes_w[lab] = W.HTML(), W.HTML()
             title = W.HTML(f"<b>{_esc(lab)}</b> <span style='color:#666'>"
-                           f"{_esc(v.method or '')}</span>")
+                           f"{_esc(v.method_name or '')}</span>")
             columns.append(W.VBox([title, picker, flip, img, self.captions[lab], curve,
                                    self.notes_w[lab]],
                                   layout=W.Layout(width=f"{display + 70}px",
