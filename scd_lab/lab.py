@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from . import losses
 from .config import Config, OptimConfig, TrainConfig, apply_overrides, get_preset
-from .data import (TwoViewAugment, build_datasets, gallery, knob_gallery, load_synthetic,
-                   warp_masks)
+from .data import TwoViewAugment, build_datasets, load_synthetic, warp_masks
 from .data.synthetic import resolve_spec
 from .eval.saliency_metrics import (auroc, by_class, centre_prior, minmax_normalize,
                                     per_image_aurocs)
@@ -34,6 +33,7 @@ from .tables import fmt_mean_se, mean_se, table_markdown
 from .train import Trainer, format_summary
 from .viz import (Explorer, epoch_grid, plot_learning_curves, plot_metrics,
                   plot_saliency_evolution, reference_runs, saliency_grid)
+from .viz.gallery import gallery, knob_gallery
 from .viz.plots import plot_oracle_losses, plot_sweep
 
 __all__ = [

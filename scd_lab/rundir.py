@@ -41,6 +41,16 @@ from .io import atomic_torch_save
 EVAL_DIR = "eval"
 
 
+class _InRun:
+    """A path inside the run folder, read as an attribute: ``rundir.probe_path``."""
+
+    def __init__(self, *parts: str):
+        self.parts = parts
+
+    def __get__(self, rundir, owner=None):
+        return self if rundir is None else rundir.path.joinpath(*self.parts)
+
+
 class RunDir:
     """Read and write one run directory (see module docstring)."""
 
@@ -48,41 +58,15 @@ class RunDir:
         self.path = Path(path)
 
     # paths
-    @property
-    def config_path(self) -> Path:
-        return self.path / "config.yaml"
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / "metrics.jsonl"
-
-    @property
-    def last_checkpoint(self) -> Path:
-        return self.path / "checkpoints" / "last.pt"
-
-    @property
-    def snapshot_dir(self) -> Path:
-        return self.path / "snapshots"
-
-    @property
-    def summary_path(self) -> Path:
-        return self.path / "summary.json"
-
-    @property
-    def meta_path(self) -> Path:
-        return self.path / "meta.json"
-
-    @property
-    def probe_path(self) -> Path:
-        return self.path / "probe.pt"
-
-    @property
-    def eval_dir(self) -> Path:
-        return self.path / EVAL_DIR
-
-    @property
-    def export_dir(self) -> Path:
-        return self.path / "export"
+    config_path = _InRun("config.yaml")
+    metrics_path = _InRun("metrics.jsonl")
+    last_checkpoint = _InRun("checkpoints", "last.pt")
+    snapshot_dir = _InRun("snapshots")
+    summary_path = _InRun("summary.json")
+    meta_path = _InRun("meta.json")
+    probe_path = _InRun("probe.pt")
+    eval_dir = _InRun(EVAL_DIR)
+    export_dir = _InRun("export")
 
     def eval_path(self, name: str) -> Path:
         """``RUN/eval/name`` (a file, or a folder of tables and figures)."""

@@ -10,7 +10,8 @@ import ast
 
 from ..errors import DataError
 from ..data.imagenet100 import build_in100
-from ..data.synthetic import default_cache_dir, gallery, knob_gallery, load_synthetic, resolve_spec
+from ..data.synthetic import default_cache_dir, load_synthetic, resolve_spec
+from ..viz.gallery import gallery, knob_gallery
 
 
 def _parse_override(text: str) -> tuple[str, object]:

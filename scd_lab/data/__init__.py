@@ -18,7 +18,7 @@ from .augment import (VIEW_RECIPES, AugmentSpec, BatchAugment, TwoViewAugment, e
                       torchvision_pipeline, view_recipe, warp_masks)
 from .folder import ImageFolderDataset, to_image_array
 from .imagenet100 import Report, build_in100, load_class_list, load_compact
-from .synthetic import SPLITS, SyntheticSpec, gallery, generate, knob_gallery, load_synthetic
+from .synthetic import SPLITS, SyntheticSpec, generate, load_synthetic
 from .stream import StreamingFolder
 
 
@@ -75,8 +75,9 @@ def build_datasets(name: str, image_size: int, root: str | None = None, num_work
     raise KeyError(f"unknown dataset {name!r}; choose one of {list(DATASETS)}")
 
 
-__all__ = ["ImageArray", "AugmentSpec", "BatchAugment", "TwoViewAugment", "VIEW_RECIPES", "view_recipe",
+__all__ = ["ImageArray", "AugmentSpec", "BatchAugment", "TwoViewAugment", "VIEW_RECIPES",
+           "view_recipe",
            "warp_masks", "eval_transform", "torchvision_pipeline", "ImageFolderDataset",
            "to_image_array", "Report", "build_in100", "load_class_list", "load_compact",
-           "SPLITS", "SyntheticSpec", "generate", "load_synthetic", "gallery", "knob_gallery",
+           "SPLITS", "SyntheticSpec", "generate", "load_synthetic",
            "build_datasets", "DATASETS"]

@@ -113,7 +113,7 @@ def test_gallery_figures():
     import matplotlib
 
     matplotlib.use("Agg")
-    from scd_lab.data.synthetic import gallery, knob_gallery
+    from scd_lab.viz.gallery import gallery, knob_gallery
 
     fig = gallery(SMALL, n=4, cols=4)
     assert len(fig.axes) == 4
