@@ -247,7 +247,7 @@ def test_batch_equals_samples_one_by_one():
 
 def test_meta_device_needs_no_values():
     """On the meta device (no values) the augmentation runs: it takes no index from a device
-    mask, so on a GPU it never waits for the host (tests/test_bench.py checks the step)."""
+    mask, so on a GPU it never waits for the host (tests/studies/test_bench.py checks the step)."""
     x = torch.empty(8, 3, 20, 20, dtype=torch.uint8, device="meta")
     x1, x2, _, _ = TwoViewAugment("byol", 16)(x, torch.Generator().manual_seed(0))
     assert x1.device.type == "meta" and x1.shape == (8, 3, 16, 16)

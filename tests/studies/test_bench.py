@@ -158,7 +158,7 @@ def test_bench_against_lightly_or_says_why_not(monkeypatch):
 @pytest.mark.slow
 def test_trainer_overhead_benchmark_runs(tmp_path):
     """benchmarks/trainer_overhead.py (the trainer against a bare loop) runs end to end."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     proc = subprocess.run([sys.executable, str(root / "benchmarks" / "trainer_overhead.py"),
                            "--size", "16", "--batch", "16", "--steps", "2", "--pairs", "1"],
                           cwd=root, capture_output=True, text=True, timeout=300,

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 from scd_lab.runs import build_run, load_run
 from scd_lab.viz import plot_learning_curves, plot_saliency_evolution  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).parent / "train"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
 from helpers import tiny_config, tiny_data  # noqa: E402
 
 

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "train"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
 from helpers import TINY  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("data_fixtures",
-                                               Path(__file__).parent / "data" / "conftest.py")
+                                               Path(__file__).parents[1] / "data" / "conftest.py")
 _fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_fixtures)
 fake_imagenet = _fixtures.fake_imagenet  # the fake ImageNet tree of tests/data
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SMALL = TINY + ["data.num_train=64", "data.num_test=32", "data.num_classes=4"]
 
 
