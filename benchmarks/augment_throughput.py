@@ -16,13 +16,13 @@ import time
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from scd_lab.data.augment import TwoViewAugment, get_preset, torchvision_pipeline
+from scd_lab.data.augment import TwoViewAugment, torchvision_pipeline, view_recipe
 
 
 class TwoViewTorchvision(Dataset):
     def __init__(self, images: torch.Tensor, preset: str, size: int) -> None:
         self.images = images
-        self.t1, self.t2 = (torchvision_pipeline(s, size) for s in get_preset(preset))
+        self.t1, self.t2 = (torchvision_pipeline(s, size) for s in view_recipe(preset))
 
     def __len__(self) -> int:
         return len(self.images)

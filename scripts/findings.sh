@@ -2,8 +2,7 @@
 # Every number of docs/findings.md, by the kit's own commands, in the order of its tables.
 # Resumable: trained trunks and finished seeds are read back. Two lanes by default
 # (LANES=1 to run one after the other); one CPU thread per lane.
-#   bash scripts/findings.sh            # about 1 h 30 min on a 2-core CPU under load, plus
-#                                       # ~40 CPU-min per LEWEL seed (4 seeds)
+#   bash scripts/findings.sh            # its time on a 2-core CPU: docs/findings.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}

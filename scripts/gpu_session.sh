@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One device call (~9 min on one H100/H200) for the cost and the study issues:
+# One device call (guarded by TOTAL_S below) for the cost and the study issues:
 #   1. `scd-lab bench` on the GPU: every method, ResNet-18 (small stem) at 96 px, batch 512,
 #      then ResNet-50 at 96 px, batch 256 (images/s, the step split, peak memory, FLOPs, the
 #      fraction of the card's bf16 peak, the ratios; lightly's BYOL when its wheel is carried);
@@ -9,7 +9,7 @@
 # runs without checkpoints), session.log.
 #
 #   device run, carry [".whl", "runs/trunks"]:  OUT=$OUT bash scripts/gpu_session.sh
-#   SMOKE=1 bash scripts/gpu_session.sh         # the same pipeline on the CPU, tiny (~5 min)
+#   SMOKE=1 bash scripts/gpu_session.sh         # the same pipeline on the CPU, tiny
 # .whl holds lightly's wheel (`pip download --no-deps lightly==1.6.0 -d .whl`); without it the
 # bench says lightly was skipped.
 set -uo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The GPU version of the study (issue 13, "On a GPU"), in ONE short GPU slot (~8-9 min wall on
-# one H100/H200, nothing downloaded): end-to-end supervised, BYOL and SCD-BYOL with ResNet-18
+# The GPU version of the study (issue 13, "On a GPU"), in ONE short GPU slot (guarded below to
+# fit one device call, nothing downloaded): end-to-end supervised, BYOL and SCD-BYOL with ResNet-18
 # (small stem) at 64 px views on the distinct-texture split and on the default split, the map
 # and kNN measured every epoch; then the frozen-feature probe (`scd-lab study objective`, on
 # the GPU with --device) on those six trunks, `study table` and `study trunks`. Resumable:
@@ -8,31 +8,14 @@
 #
 #   DROP_CKPT=1 OUT=$OUT/gpu-study bash scripts/gpu_study.sh   # on the lent GPU (one call)
 #   SMOKE=1 bash scripts/gpu_study.sh                           # the same pipeline on the CPU
-#                                                               # (tiny settings, 1-2 min)
+#                                                               # (tiny settings)
 # Everything goes under $OUT (default runs/gpu-study): runs/ (run directories), study/ (one
 # JSON per seed), logs/; the small results (study JSON, tables, each run without its
 # checkpoints: config, metrics.jsonl, summary, snapshots) are copied to $RESULTS (default
 # $OUT/results) at the end, also when the script is stopped. DROP_CKPT=1 then deletes the
 # checkpoints (~150 MB per ResNet-18 run), KEEP them (default) to probe the trunks again.
 #
-# Time on one H100 (an estimate, not a timed run; basis below), with the defaults
-# EPOCHS=10 NUM_TRAIN=20000 BATCH=256, two lanes (one per split) sharing the GPU:
-#   measured (benchmarks/results/gpu_h100_2026-11-26.md): SCD-BYOL, ResNet-18 at 64 px views,
-#   batch 256, 30 epochs of 5,000 images with monitors every 2 epochs: 45 s of fit, i.e. about
-#   4,300 img/s in the steps once ~10 s of monitors are taken off (the README's 4,092 img/s is
-#   96 px at batch 512). Assumed per process: SCD-BYOL 4,300, BYOL 4,500, supervised 3,000 img/s
-#   (6 trunk passes per image against BYOL's 4: both views forward and backward), each lane at
-#   0.65 of that while the other runs (1.3x together). One epoch of 20,000 images for a lane's
-#   three runs: 20,000 x (1/4300 + 1/4500 + 1/3000) / 0.65 = 24 s, + monitors (kNN of 2,000
-#   held-out images against 5,000, maps of 500: ~1 s a run) + checkpoints = ~28 s; 10 epochs
-#   = 280 s, + ~45 s of start-up per lane (imports, CUDA, generating 21,000 images, autotune)
-#   = ~5.5 min of training. Probe: 6 trunks in parallel, each 3 seeds + 2 oracles of 2,000
-#   head steps (~5 ms a step, launch-bound) + loading = ~1.5-2 min. Trunks: ~30 s.
-# Measured on an H200 (2026-11-30, through scripts/gpu_session.sh, EPOCHS=6 BATCH=256):
-#   training stage, two lanes: 153 s for the six runs at NUM_TRAIN=12,000 (3,600-4,500 img/s
-#   a run while both lanes ran); 12 probes in parallel (6 SCD + 6 LEWEL) did not finish a seed
-#   in 83 s: give the probe stage ~3 min, or fewer jobs (PROBE_PAR, LEWEL_ON, EXTRA_LEWEL).
-#   `study trunks` (ceiling of 1,500 steps) took 23 s for both splits in parallel.
+# Its time per stage on one GPU (estimate and measurement): docs/cost.md, "The GPU study's time".
 # Guards: the training stage stops at TRAIN_S (each run gets an equal share of what is left;
 # a stopped run keeps its last checkpoint, every CKPT_EVERY epochs, and its metrics), the
 # probe at PROBE_S, the trunk report at TRUNKS_S: at most ~9.3 min in all.
@@ -156,7 +139,7 @@ python - "$RUNS" > "$OUT/curves.md" <<'EOF' || say "curves: failed"
 import sys
 from pathlib import Path
 from scd_lab.methods import default_map_name
-from scd_lab.train import RunDir
+from scd_lab.rundir import RunDir
 print("| run | epochs | kNN top-1 by epoch | map | map AUROC by epoch | per-image unsigned end |"
       " img/s (median) | wall s |\n|---|---|---|---|---|---|---|---|")
 for d in sorted(p for p in Path(sys.argv[1]).iterdir() if (p / "config.yaml").is_file()):
