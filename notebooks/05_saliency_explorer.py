@@ -45,7 +45,7 @@ SMOKE = False  # True: train two tiny runs here (about a minute) instead of the 
 RUNS = None    # None: the shipped reference runs (or the smoke runs); or {"label": "path/to/run"}
 
 # %%
-from scd_lab.lab import epoch_grid, Explorer, reference_runs, RunDir, saliency_grid, smoke_runs
+from scd_lab.lab import epoch_grid, Explorer, reference_runs, saliency_grid, smoke_runs
 
 if RUNS is None:
     # tiny runs go to runs_root()/nb05-smoke-<method>; a finished one is reused

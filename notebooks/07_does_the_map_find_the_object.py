@@ -118,8 +118,8 @@ plt.show()
 # Freeze a trunk whose quality is known (a random one, a 6-epoch BYOL run, a supervised run),
 # then train only SCD's heads (saliency net, semantic projector and their EMA targets) with
 # $\lambda\mathcal{L}_d$ on two augmented views, and measure the map on 500 held-out masks
-# (`eval.objective.objective_probe`). Then fix the map to the true mask, and to its inverse,
-# and train only the projector (`eval.objective.oracle_loss`): if the learned map reaches a
+# (`studies.probe.objective_probe`). Then fix the map to the true mask, and to its inverse,
+# and train only the projector (`studies.probe.oracle_loss`): if the learned map reaches a
 # lower $\mathcal{L}_d$ than the mask, the object is not the objective's minimum on these
 # features, whatever the optimiser does.
 #

@@ -7,7 +7,7 @@ import sys
 
 from ..studies.bench import DEFAULT_METHODS, SYMMETRIC_BYOL, format_markdown, run_bench
 from ..config import METHOD_DEFAULTS
-from ..train.trainer import resolve_device
+from ..train.device import resolve_device
 
 
 def _method_list(text: str) -> list[str]:

@@ -9,10 +9,12 @@ import json
 from pathlib import Path
 
 from ..errors import UserError
-from ..studies.objective import (DATA, _device, held_examples, objective_table, per_seed_table,
+from ..studies import objective
+from ..studies.objective import (DATA, study_device, held_examples, objective_table, per_seed_table,
                                  read_cells, run_cell, trunk_report, trunks_markdown)
 from ..paths import runs_root
 from ..studies.by_class import map_by_class
+from ..studies.ceiling import COLUMNS as CEILING_COLUMNS
 from ..studies.ceiling import ceiling_row
 from ..studies.channel_sum import channel_sum_baseline
 from ..studies.conditions import run_conditions
@@ -36,7 +38,7 @@ def cmd_objective(args) -> int:
     except ValueError:
         raise UserError(f"--seeds {args.seeds!r} / --oracle {args.oracle!r}: give integers "
                         "separated by commas, e.g. --seeds 0,1,2 --oracle 0") from None
-    device = _device(args.device)
+    device = study_device(args.device)
     own = "default" if args.trunk == "random" else "own"
     label = args.label or "-".join(
         [Path(args.trunk).name, args.data or own, args.method, f"a{args.alpha:g}"]
@@ -50,7 +52,7 @@ def cmd_objective(args) -> int:
 
 
 def cmd_trunks(args) -> int:
-    device = _device(args.device)
+    device = study_device(args.device)
     if args.json and not Path(args.json).resolve().parent.is_dir():
         raise UserError(f"the folder of --json {args.json!r} does not exist; create it first")
     rows = []
@@ -103,7 +105,8 @@ def cmd_figures(args) -> int:
 
 
 def register(subparsers) -> None:
-    p = verb_parser(subparsers, "study", "the study of what SCD's objective prefers", __doc__)
+    p = verb_parser(subparsers, "study", "the study of what SCD's objective prefers",
+                    objective.__doc__)
     sub = p.add_subparsers(dest="study_command", required=True)
     o = sub.add_parser("objective", help="train only the heads on a frozen trunk, seed by seed")
     o.add_argument("--trunk", required=True, help="'random' or a run directory")
@@ -151,13 +154,15 @@ def register(subparsers) -> None:
 def cmd_conditions(args) -> int:
     print(run_conditions(args.out, args.preset, args.common, args.variant,
                          say=lambda line: print(line, flush=True)))
+    print(json.dumps({"variants": args.variant, "common": args.common}))
     return 0
 
 
 def cmd_ceiling(args) -> int:
-    for i, run in enumerate(args.runs):  # the header, then a row as each run is measured
-        lines = table_markdown([ceiling_row(run, args.n, args.steps, args.reference)])
-        print("\n".join(lines.splitlines()[2 if i else 0:]), flush=True)
+    print(table_markdown([], CEILING_COLUMNS), end="", flush=True)  # then a row per run
+    for run in args.runs:
+        row = ceiling_row(run, args.n, args.steps, args.reference)
+        print(table_markdown([row], CEILING_COLUMNS).splitlines()[-1], flush=True)
     return 0
 
 

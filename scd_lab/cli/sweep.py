@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..studies import sweep
 from ..studies.sweep import GRIDS, base_config, run_grid, summarise, summary_markdown, within_noise
 from ..errors import UserError
 from ..viz.plots import plot_sweep
@@ -48,7 +49,7 @@ def cmd_sweep(args) -> int:
 
 def register(subparsers) -> None:
     p = verb_parser(subparsers, "sweep", "SCD's α, λ and term ablation as a resumable grid",
-                    __doc__)
+                    sweep.__doc__)
     p.add_argument("grid", nargs="+", choices=sorted(GRIDS), help="which grids, in order")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--cells", default=None, help="comma-separated cell labels (default all)")

@@ -16,7 +16,6 @@ import copy
 from ..config import Config, ConfigError, METHOD_DEFAULTS, base_method, plugin, resolve
 from ..models import backbone_from_config
 from .base import BaseMethod, Encoded, Method, PlugIn, SiameseMethod, StepOutput, frozen_copy, gap
-from ..schedules import momentum_at
 from .byol import BYOL
 from .lewel import LEWEL
 from .moco import MoCo, split_batchnorm
@@ -106,5 +105,5 @@ def build_method(cfg: Config, name: str | None = None, num_classes: int | None =
 
 __all__ = ["Method", "BaseMethod", "PlugIn", "SiameseMethod", "StepOutput", "Encoded", "BYOL",
            "MoCo", "SCD", "LEWEL", "Supervised", "build_method", "available_methods", "default_map_name",
-           "method_kwargs", "momentum_at", "frozen_copy", "gap", "split_batchnorm", "BASES",
+           "method_kwargs", "frozen_copy", "gap", "split_batchnorm", "BASES",
            "PLUGINS", "MAP_ORDER", "order_maps"]

@@ -18,7 +18,8 @@ from ..errors import RunError
 from ..train.callbacks import KNNMonitor, SaliencyMonitor
 from ..train.checkpoint import load_checkpoint
 from ..rundir import RunDir
-from ..train.trainer import Trainer, setup_distributed
+from ..train.device import setup_distributed
+from ..train.trainer import Trainer
 from ..data.sampling import seed_for
 from ..data import build_datasets, TwoViewAugment
 from ..methods import build_method

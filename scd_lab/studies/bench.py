@@ -41,6 +41,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..config import apply_overrides, get_preset, resolve
 from ..data.arrays import ImageArray
 from ..runs.build import build_run
+from ..tables import table_markdown
 from .lightly_byol import LightlyBYOL
 
 DEFAULT_METHODS = ("byol", "scd-byol", "moco", "scd-moco", "lewel-byol")
@@ -50,6 +51,7 @@ PAIRS = (("scd-byol", "byol"), ("scd-moco", "moco"), ("lewel-byol", "byol"),
 #: the phases of a step, in order: ``Trainer.views``, ``forward``, ``backward``,
 #: ``optimizer_step`` and ``update_targets`` (the EMA and MoCo's enqueue)
 PHASES = ("augment", "forward", "backward", "optimizer", "ema")
+PHASE_TITLES = ("augment", "forward", "backward", "optimizer", "EMA+enqueue")  # table columns
 
 #: dense bf16 tensor-core peaks, TFLOP/s (vendor data sheets; SXM parts). Matched in order.
 PEAK_BF16_TFLOPS = (("H200", 989.0), ("H100 PCIe", 756.0), ("H100", 989.0),
@@ -349,44 +351,45 @@ def run_bench(methods=DEFAULT_METHODS, preset: str = "cpu", size: int = 32, batc
             "notes": notes}
 
 
+def _method_row(name: str, r: dict) -> dict:
+    """One method's row of the bench's first table (column -> text)."""
+    s, ph = r["step_s"], r["phases_s"]
+    if "peak_memory_mib" in r:
+        mem = f"{r['peak_memory_mib']:.0f}"
+    elif "peak_rss_mib" in r:
+        mem = f"{r['peak_rss_mib']:.0f} RSS (+{r['step_rss_mib']:.0f} in steps)"
+    else:
+        mem = "n/a"
+    return {"method": name, "images/s": f"{r['images_per_s']:.0f}",
+            "step ms [IQR]": f"{1e3 * s['median']:.0f} [{1e3 * s['q1']:.0f}-{1e3 * s['q3']:.0f}]",
+            "min step ms": f"{1e3 * s['min']:.0f}",
+            "CPU s/step": f"{r['cpu_step_s']['median']:.2f}",
+            **{title: f"{1e3 * ph[p]:.1f}" for p, title in zip(PHASES, PHASE_TITLES)},
+            "peak memory MiB": mem,
+            "GFLOP/image": (f"{r['flops_per_image'] / 1e9:.3f}" if "flops_per_image" in r
+                            else "n/a"),
+            "TFLOP/s": f"{r['achieved_tflops']:.3f}" if "achieved_tflops" in r else "n/a",
+            "% of peak": (f"{100 * r['peak_fraction']:.1f}%" if r.get("peak_fraction") is not None
+                          else "n/a")}
+
+
+def _ratio_row(q: dict) -> dict:
+    """One ratio's row of the bench's second table."""
+    iqr = lambda d: f"{d['median']:.2f} [{d['q1']:.2f}-{d['q3']:.2f}]"  # noqa: E731
+    return {"ratio": f"{q['method']} / {q['base']}",
+            "whole step: median [IQR]": iqr(q["step"]),
+            "model step (no augmentation): median [IQR]": iqr(q["model_step"]),
+            "process CPU time: median [IQR]": iqr(q["cpu_step"]),
+            "ratio of median steps": f"{q['ratio_of_medians']:.2f}",
+            "ratio of fastest steps": f"{q['ratio_of_min_steps']:.2f}"}
+
+
 def format_markdown(res: dict) -> str:
     """The result of ``run_bench`` as two Markdown tables (per method; ratios) and notes."""
-    lines = [f"Machine: {res['machine']}. Preset `{res['preset']}`, {res['size']} px views, "
-             f"batch {res['batch']}, {res['precision']}, {res['rounds']} interleaved rounds "
-             f"(+{res['warmup']} warm-up). Times: medians over rounds, ms per step.", "",
-             "| method | images/s | step ms [IQR] | min step ms | CPU s/step | augment | forward "
-             "| backward | optimizer | EMA+enqueue | peak memory MiB | GFLOP/image | TFLOP/s "
-             "| % of peak |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for n, r in res["methods"].items():
-        s, ph = r["step_s"], r["phases_s"]
-        if "peak_memory_mib" in r:
-            mem = f"{r['peak_memory_mib']:.0f}"
-        elif "peak_rss_mib" in r:
-            mem = f"{r['peak_rss_mib']:.0f} RSS (+{r['step_rss_mib']:.0f} in steps)"
-        else:
-            mem = "n/a"
-        fl = f"{r['flops_per_image'] / 1e9:.3f}" if "flops_per_image" in r else "n/a"
-        tf = f"{r['achieved_tflops']:.3f}" if "achieved_tflops" in r else "n/a"
-        pf = (f"{100 * r['peak_fraction']:.1f}%" if r.get("peak_fraction") is not None
-              else "n/a")
-        lines.append(
-            f"| {n} | {r['images_per_s']:.0f} | {1e3 * s['median']:.0f} "
-            f"[{1e3 * s['q1']:.0f}-{1e3 * s['q3']:.0f}] | {1e3 * s['min']:.0f} | "
-            f"{r['cpu_step_s']['median']:.2f} | "
-            + " | ".join(f"{1e3 * ph[p]:.1f}" for p in PHASES)
-            + f" | {mem} | {fl} | {tf} | {pf} |")
+    text = (f"Machine: {res['machine']}. Preset `{res['preset']}`, {res['size']} px views, "
+            f"batch {res['batch']}, {res['precision']}, {res['rounds']} interleaved rounds "
+            f"(+{res['warmup']} warm-up). Times: medians over rounds, ms per step.\n\n"
+            + table_markdown([_method_row(n, r) for n, r in res["methods"].items()]))
     if res["ratios"]:
-        lines += ["", "| ratio | whole step: median [IQR] | model step (no augmentation): "
-                      "median [IQR] | process CPU time: median [IQR] | ratio of median steps "
-                      "| ratio of fastest steps |", "|---|---|---|---|---|---|"]
-        for q in res["ratios"]:
-            s, m, c = q["step"], q["model_step"], q["cpu_step"]
-            lines.append(f"| {q['method']} / {q['base']} | {s['median']:.2f} "
-                         f"[{s['q1']:.2f}-{s['q3']:.2f}] | {m['median']:.2f} "
-                         f"[{m['q1']:.2f}-{m['q3']:.2f}] | {c['median']:.2f} "
-                         f"[{c['q1']:.2f}-{c['q3']:.2f}] | {q['ratio_of_medians']:.2f} | "
-                         f"{q['ratio_of_min_steps']:.2f} |")
-    for note in res["notes"]:
-        lines += ["", f"Note: {note}"]
-    return "\n".join(lines)
+        text += "\n" + table_markdown([_ratio_row(q) for q in res["ratios"]])
+    return (text + "".join(f"\nNote: {note}\n" for note in res["notes"])).rstrip("\n")

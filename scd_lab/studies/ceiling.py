@@ -23,6 +23,7 @@ from ..models.backbone import backbone_from_config
 from ..rundir import RunDir
 from ..runs.load import load_run
 
+
 @torch.no_grad()
 def write_reference(run, net, held, own: str, root) -> Path:
     """A run folder ``root/ceiling-<run>`` with one snapshot: the supervised ceiling map and
@@ -47,6 +48,11 @@ def write_reference(run, net, held, own: str, root) -> Path:
         "Not a self-supervised map: the best any map of SCD's form can do on these features, "
         f"shown beside the run's own map `{own}`.\n")
     return rd.path
+
+
+COLUMNS = ("run", "own map", "own map AUROC end",
+           "supervised map on its features: train / held-out",
+           "on an untrained network: train / held-out")
 
 
 def ceiling_row(run_dir, n: int = 3000, steps: int = 1500, reference=None) -> dict:

@@ -257,13 +257,6 @@ REFERENCE_COLUMNS = ("reference run", "data, padding, α, epochs", "map", "AUROC
                      "per image, unsigned, end", "channel sum end")
 
 
-def _markdown_lines(columns, rows: list[dict]) -> list[str]:
-    """The lines of ``table_markdown`` of rows (cells already text), the header alone when
-    there is no row."""
-    lines = table_markdown(rows or [dict.fromkeys(columns, "")]).splitlines()
-    return lines if rows else lines[:2]
-
-
 def leaderboard_markdown(scores) -> str:
     """A Markdown leaderboard of one score or several, best score first: each submission's
     signed AUROC of M_fg (the score), its polarity and per-image unsigned AUROC, beside the
@@ -282,7 +275,7 @@ def leaderboard_markdown(scores) -> str:
                  f"{m['init']['auroc']:.3f}", f"{m['ceiling']['auroc']:.3f}",
                  "ok" if not s["violations"] else "broken")
         rows.append(dict(zip(LEADERBOARD_COLUMNS, cells)))
-    lines = _markdown_lines(LEADERBOARD_COLUMNS, rows)
+    lines = table_markdown(rows, LEADERBOARD_COLUMNS).splitlines()
     n = {s["num_images"] for s in ranked}
     lines.append("")
     lines.append(f"AUROC pooled over the pixels of {', '.join(map(str, sorted(n)))} held-out "
@@ -295,9 +288,9 @@ def leaderboard_markdown(scores) -> str:
 
 
 def reference_answers(root=None) -> str:
-    """A Markdown table of the runs shipped in ``scd_lab/shipped/reference_runs`` (the kit's own measured
-    answers), read from their files: each run's own map at step 0 and at its end, per image
-    (unsigned) and the channel-sum map. Their held-out images are those of each run's own data
+    """A Markdown table of the shipped reference runs (``scd_lab/shipped/reference_runs``: the
+    kit's own measured answers), read from their files: each run's own map at step 0 and at its
+    end, per image (unsigned) and the channel-sum map. Their held-out images are those of each run's own data
     (the ``distinct-*`` runs: distinct-texture images), not the challenge's."""
     rows = []
     runs = reference_runs(root=root)
@@ -321,4 +314,4 @@ def reference_answers(root=None) -> str:
         rows.append(dict(zip(REFERENCE_COLUMNS, (
             label, what, name, f"{start}{last[f'{name}/auroc']:.3f}",
             f"{last[f'{name}/auroc_per_image_unsigned']:.3f}", chan))))
-    return "\n".join(_markdown_lines(REFERENCE_COLUMNS, rows))
+    return table_markdown(rows, REFERENCE_COLUMNS).rstrip("\n")

@@ -14,14 +14,16 @@ import time
 from pathlib import Path
 
 from ..config import apply_overrides, get_preset
-from ..errors import UserError
 from ..methods import default_map_name
 from ..rundir import RunDir
 from ..runs.build import build_data, ensure_run
 from ..tables import table_markdown
 
 DEFAULT_VARIANTS = ["base:", "reflect:backbone.padding_mode=reflect"]
-
+COLUMNS = ("variant", "map", "kNN top-1", "map AUROC: step 0 -> most decided -> end",
+           "per-image AUROC, polarity per image: step 0 -> end", "best IoU end", "map mean",
+           "map spatial std", "shortcut ratio", "channel-sum AUROC end",
+           "channel-sum AUROC untrained", "wall s")
 
 
 def condition_row(label: str, run) -> dict:
@@ -78,8 +80,7 @@ def run_conditions(out, preset: str = "cpu", common=(), variants=None, say=print
             say(f"[{label}] {time.time() - t0:.0f} s")
         rows.append(condition_row(label, run))
         say(table_markdown(rows[-1:]).splitlines()[-1])
-    if not rows:
-        raise UserError(f"no variant finished under {str(out)!r}; see the lines above")
-    table = table_markdown(rows)
+    table = table_markdown(rows, COLUMNS)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text(table)
     return table

@@ -11,7 +11,6 @@ resumed from its last checkpoint.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -100,4 +99,4 @@ def run_demo(out: str | None = None, epochs: int | None = None, budget_min: floa
     print("\n" + table, end="")
     print(f"\n[demo] figure: {out / 'saliency_evolution.png'}; runs: {out}/<method>; "
           "AUROC 0.5 = chance; polarity -1 = the map marks the background.")
-    return {m: json.loads((out / m / "summary.json").read_text()) for m in methods}
+    return {m: RunDir(out / m).summary() for m in methods}

@@ -18,14 +18,15 @@ from pathlib import Path
 
 import torch
 
-from ..config import apply_overrides, get_preset, load_yaml, resolve
+from ..config import apply_overrides, get_preset, resolve
 from ..errors import UserError
-from ..train.trainer import resolve_device
+from ..train.device import resolve_device
 from ..runs.build import build_augment, build_data
 from ..runs.load import load_run
 from ..models import backbone_from_config, channel_sum_map
 from .probe import calibrate_bn, objective_probe, oracle_loss, view_pool
 from ..paths import study_dir
+from ..rundir import RunDir
 from ..tables import fmt_mean_se, mean_se, table_markdown
 from ..eval.knn import knn_top1
 from ..eval.map_ceiling import feature_maps, supervised_map_ceiling
@@ -39,7 +40,7 @@ LAM = 0.5  # λ of the probe's λ·L_d (SCD's default), and of the oracle's
 SHIPPED = study_dir()
 
 
-def _device(device: str) -> torch.device:
+def study_device(device: str) -> torch.device:
     """``--device``: ``cpu``, ``cuda`` or ``cuda:N``; a GPU that torch cannot see is one line."""
     return resolve_device(device, "--device")
 
@@ -55,7 +56,7 @@ def _trunk_and_data(trunk: str, data: str | None, seed: int, device="cpu"):
         net = calibrate_bn(backbone_from_config(cfg.backbone).to(device), train.images,
                            build_augment(cfg.data), seed=seed)
         return net, cfg, (train, test)
-    if not (Path(trunk) / "config.yaml").is_file():
+    if not RunDir(trunk).exists():
         raise UserError(f"--trunk {trunk!r} is neither 'random' nor a run directory; train one "
                         "with `scd-lab train --method supervised --out DIR` (or any method)")
     run = load_run(trunk, device=str(device))
@@ -205,12 +206,16 @@ def trunk_report(trunk: str, data: str | None = None, n_train: int = 2000,
             "ceiling_auroc": ceiling}
 
 
+TRUNK_COLUMNS = ("trunk", "data", "kNN top-1", "channel-sum AUROC", "ceiling AUROC")
+
+
 def trunks_markdown(rows: list[dict]) -> str:
     """The table of ``trunk_report`` rows."""
     return table_markdown([{"trunk": r["trunk"], "data": r["data"],
                             "kNN top-1": f"{r['knn_top1']:.3f}",
                             "channel-sum AUROC": f"{r['channel_sum_auroc']:.3f}",
-                            "ceiling AUROC": f"{r['ceiling_auroc']:.3f}"} for r in rows])
+                            "ceiling AUROC": f"{r['ceiling_auroc']:.3f}"} for r in rows],
+                          TRUNK_COLUMNS)
 
 
 def read_cells(root) -> dict[str, list[dict]]:
@@ -230,7 +235,7 @@ def held_examples(trunk: str, data: str, n: int = 8):
     if trunk == "random":  # as _trunk_and_data builds it
         cfg = resolve(apply_overrides(get_preset("cpu"), DATA[data if data in DATA else "default"]))
     else:  # the run's data, with the named data's overrides if any
-        cfg = load_yaml(Path(trunk) / "config.yaml")
+        cfg = RunDir(trunk).config()
         if data in DATA:
             cfg = apply_overrides(cfg, DATA[data])
     test = build_data(cfg.data)[1]

@@ -30,8 +30,9 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..data.augment import warp_masks
-from ..eval.saliency_metrics import saliency_report, upsample_maps
+from ..eval.saliency_metrics import upsample_maps
 from ..methods import BYOL, LEWEL, SCD, Encoded
+from ..runs.scoring import PROBE_FIGURES, score_map
 from ..schedules import cosine_lr, momentum_at
 
 EVAL_BATCH = 256
@@ -109,10 +110,7 @@ def measure_map(heads: nn.Module, held_feats: Tensor, masks: Tensor) -> dict:
     maps = torch.cat([heads.maps_from_features(f)[name].float().cpu()
                       for f in held_feats.split(EVAL_BATCH)])
     heads.train(was)
-    rep = saliency_report(upsample_maps(maps, masks.shape[-2:]), masks)
-    return {"auroc": rep["auroc"], "polarity": rep["polarity"],
-            "auroc_per_image_unsigned": rep["auroc_per_image_unsigned"], "mean": rep["mean"],
-            "best_iou": rep["best_iou"]}
+    return score_map(upsample_maps(maps, masks.shape[-2:]), masks, PROBE_FIGURES)
 
 
 def step_seed(seed: int, step: int) -> int:

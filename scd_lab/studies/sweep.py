@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 
 from ..config import Config, apply_overrides, get_preset
+from ..rundir import RunDir
 from ..tables import fmt_mean_se, mean_se, table_markdown
 from ..runs.build import ensure_run
 from ..paths import runs_root
@@ -75,7 +76,7 @@ def run_grid(grid: str, seeds=(0, 1, 2), root=None, base: Config | None = None,
             continue
         for seed in seeds:
             out = cell_dir(root, grid, label, seed)
-            done = (out / "summary.json").is_file()
+            done = RunDir(out).is_finished()
             if log:
                 log(f"[sweep] {grid} {label} seed {seed}: {'read back' if done else 'training'}"
                     f" ({out})")

@@ -4,7 +4,8 @@ The trainer is handed what it trains and knows nothing about the method or the d
 step is its phases, called in order (``train_step``; the bench times the same calls):
 
     x1, x2 = trainer.views(step)            # the two augmented views of this process's batch
-    out = trainer.forward(x1, x2, step)     # method(x1, x2) -> StepOutput (no side effects)
+    out = trainer.forward(x1, x2, step)     # method(x1, x2) -> StepOutput (the method has no
+                                            # side effects; the step seeds its randomness)
     trainer.backward(out)                   # out.loss.backward()
     trainer.optimizer_step(step)            # the scheduled learning rate; optimizer.step()
     trainer.update_targets(out, step)       # EMA of the target network; MoCo's queue

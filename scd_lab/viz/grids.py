@@ -18,7 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .explorer import INVERTED_MARK, MASK_RGB, ExplorerModel, mask_outline
+from .explorer import INVERTED_MARK, ExplorerModel
+from .explorer.render import MASK_RGB, mask_outline
 from .plots import pick_snapshots
 from ..models import minmax_normalize
 

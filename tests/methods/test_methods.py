@@ -11,7 +11,7 @@ import torch
 from scd_lab.config import get_preset
 
 from scd_lab.losses import byol_loss, semantic_discrimination_loss
-from scd_lab.methods import PlugIn, SCD, StepOutput, available_methods, momentum_at
+from scd_lab.methods import PlugIn, SCD, StepOutput, available_methods
 from scd_lab.methods.base import gap
 
 METHODS = [n for n in available_methods() if n != "supervised"]  # the Siamese methods
@@ -332,22 +332,6 @@ def test_forward_has_no_side_effect_on_weights(make_method, views):
     after = method.state_dict()
     for k, v in before.items():
         assert torch.equal(v, after[k]), k
-
-
-@pytest.mark.parametrize("m0", [0.99, 0.996])
-def test_cosine_momentum_schedule(m0):
-    total = 100
-    values = [momentum_at(k, total, m0, "cosine") for k in range(total + 1)]
-    assert values[0] == pytest.approx(m0)
-    assert values[-1] == pytest.approx(1.0)
-    assert all(b >= a for a, b in zip(values, values[1:]))
-    assert values[50] == pytest.approx(1 - (1 - m0) / 2)  # halfway: cos(pi/2) = 0
-    assert momentum_at(total + 10, total, m0, "cosine") == pytest.approx(1.0)  # clamped
-
-
-def test_constant_momentum_schedule():
-    assert momentum_at(0, 10, 0.999, "constant") == 0.999
-    assert momentum_at(10, 10, 0.999, "constant") == 0.999
 
 
 def test_method_momentum_uses_config(make_method):

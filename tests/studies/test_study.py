@@ -60,11 +60,11 @@ def test_device_option_is_checked(capsys):
     import torch
     from scd_lab.errors import UserError
     from scd_lab.studies.probe import module_device
-    from scd_lab.studies.objective import _device
-    assert _device("cpu") == torch.device("cpu")
+    from scd_lab.studies.objective import study_device
+    assert study_device("cpu") == torch.device("cpu")
     for bad in ("gpu", "meta"):
         with pytest.raises(UserError, match="give cpu, cuda or cuda:N"):
-            _device(bad)
+            study_device(bad)
     assert module_device(torch.nn.ReLU()) == torch.device("cpu")  # no parameters: the CPU
     assert module_device(torch.nn.Linear(2, 2)) == torch.device("cpu")
     if not torch.cuda.is_available():

@@ -1,4 +1,4 @@
-"""Optimizers and schedule (``scd_lab.train.optim``): hand values and independent references."""
+"""Optimizers (``scd_lab.train.optim``): hand values and independent references."""
 from __future__ import annotations
 
 import math
@@ -8,59 +8,6 @@ import torch
 from torch import nn
 
 from scd_lab.train.optim import LARS, build_optimizer, param_groups
-from scd_lab.schedules import cosine_lr
-
-
-# --------------------------------------------------------------------------- cosine_lr
-# Implemented rule (read from the code):
-#   step < W:  peak * (step + 1) / W
-#   else:      peak * 0.5 * (1 + cos(pi * min(1, (step - W) / max(1, T - W))))
-
-def test_warmup_is_linear_and_reaches_peak():
-    T, W, peak = 100, 10, 0.8
-    assert cosine_lr(0, T, peak, W) == pytest.approx(0.08)  # 0.8 * 1 / 10
-    assert cosine_lr(4, T, peak, W) == pytest.approx(0.40)  # 0.8 * 5 / 10 (mid warm-up)
-    assert cosine_lr(7, T, peak, W) == pytest.approx(0.64)  # 0.8 * 8 / 10
-    assert cosine_lr(9, T, peak, W) == pytest.approx(0.80)  # last warm-up step = peak
-    assert cosine_lr(10, T, peak, W) == pytest.approx(0.80)  # cosine starts at progress 0
-    warm = [cosine_lr(s, T, peak, W) for s in range(W)]
-    assert all(b > a for a, b in zip(warm, warm[1:]))
-    assert all(v <= peak + 1e-12 for v in warm)
-
-
-def test_cosine_midpoint_and_end():
-    T, W, peak = 100, 10, 0.8
-    # Midpoint of the decay: progress (55 - 10) / 90 = 0.5 -> 0.8 * 0.5 * (1 + cos(pi/2)) = 0.4.
-    assert cosine_lr(55, T, peak, W) == pytest.approx(0.4)
-    # Quarter (T = 110): progress (35 - 10) / 100 = 0.25 -> 0.8 * 0.5 * (1 + sqrt(2)/2) = 0.68284
-    assert cosine_lr(35, 110, peak, W) == pytest.approx(0.4 * (1 + math.sqrt(2) / 2))
-    assert cosine_lr(35, 110, peak, W) == pytest.approx(0.682843, rel=1e-5)
-    # Last step of training (T - 1 = 99): progress 89/90
-    # -> 0.8 * 0.5 * (1 - cos(pi / 90)) = 0.8 * sin^2(pi / 180) = 2.4367e-4.
-    assert cosine_lr(99, T, peak, W) == pytest.approx(0.8 * math.sin(math.pi / 180) ** 2)
-    assert cosine_lr(99, T, peak, W) == pytest.approx(2.43669e-4, rel=1e-4)
-    # At T and beyond: exactly 0 (progress is clamped to 1).
-    assert cosine_lr(100, T, peak, W) == pytest.approx(0.0, abs=1e-15)
-    assert cosine_lr(150, T, peak, W) == pytest.approx(0.0, abs=1e-15)
-
-
-def test_no_warmup():
-    T, peak = 10, 0.4
-    assert cosine_lr(0, T, peak) == pytest.approx(0.4)
-    assert cosine_lr(0, T, peak, 0) == pytest.approx(0.4)
-    assert cosine_lr(5, T, peak) == pytest.approx(0.2)  # 0.4 * 0.5 * (1 + cos(pi/2))
-    # step 9: progress 0.9 -> 0.4 * 0.5 * (1 + cos(0.9 pi)) = 0.4 * sin^2(0.05 pi) = 0.0097887
-    assert cosine_lr(9, T, peak) == pytest.approx(0.4 * math.sin(0.05 * math.pi) ** 2)
-    assert cosine_lr(9, T, peak) == pytest.approx(0.0097887, rel=1e-4)
-    assert cosine_lr(10, T, peak) == pytest.approx(0.0, abs=1e-15)
-
-
-def test_monotonic_decay_after_warmup_and_linear_in_peak():
-    T, W = 50, 7
-    values = [cosine_lr(s, T, 1.0, W) for s in range(W, T + 1)]
-    assert all(b < a for a, b in zip(values, values[1:]))
-    for s in (0, 3, 6, 7, 20, 49):
-        assert cosine_lr(s, T, 3.0, W) == pytest.approx(3.0 * cosine_lr(s, T, 1.0, W))
 
 
 # --------------------------------------------------------------------------- LARS

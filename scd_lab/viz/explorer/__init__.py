@@ -25,11 +25,8 @@ held-out masks at the snapshot's step (``metrics.jsonl``, kind "saliency"); a ma
 is below 0.5 is marked "▼ inverted" (1 - map marks the object better).
 """
 from .model import (INVERTED_MARK, ExplorerModel, ExplorerState, Panel, ProbeMismatchError,
-                    as_run_dict, check_same_probe, open_runs, order_maps, reference_runs)
-from .render import MASK_RGB, PanelPixels, colorbar_png, mask_outline, png_bytes
+                    as_run_dict, check_same_probe, open_runs, reference_runs)
 from .widget import Explorer
 
 __all__ = ["Explorer", "ExplorerModel", "ExplorerState", "Panel", "ProbeMismatchError",
-           "reference_runs", "as_run_dict", "open_runs", "check_same_probe", "order_maps",
-           "INVERTED_MARK", "MASK_RGB", "PanelPixels", "colorbar_png", "mask_outline",
-           "png_bytes"]
+           "reference_runs", "as_run_dict", "open_runs", "check_same_probe", "INVERTED_MARK"]
