@@ -293,7 +293,7 @@ def pair_runs(run_dirs) -> list[tuple[str, str]]:
         if len(match) != 1:
             near = min(cands, key=lambda q: len(cands[q]), default=None)
             why = (f"two match ({', '.join(match)})" if match else
-                   f"none given" if near is None else
+                   "none given" if near is None else
                    f"the nearest, {near}, differs: {_gaps_text(cands[near])}")
             raise EvalError(f"--paired: {p} ({name}, seed {cfg.train.seed}) needs one "
                             f"{base_method(name)} run of the same config but the method; "
@@ -308,7 +308,7 @@ def pair_runs(run_dirs) -> list[tuple[str, str]]:
     return pairs
 
 
-def paired_values(run_dir, progress: bool = False) -> dict:
+def per_image_values(run_dir, progress: bool = False) -> dict:
     """Per-image values of a run on its held-out images: ``"kNN k=20"`` and ``"kNN k=200"``
     (each query right or wrong, ``knn_eval``), and ``"AUROC"``, the per-image AUROC of the
     method's default map (``scd_fg``, ``lewel_maxvar`` or ``channel_sum``; the saliency
@@ -353,7 +353,7 @@ def paired_table(run_dirs, resamples: int = RESAMPLES, seed: int = 0,
         groups.setdefault(_group_key(cfgs[a], cfgs[b]), []).append((a, b))
         for p in (a, b):
             if p not in values:
-                values[p] = paired_values(p, progress)
+                values[p] = per_image_values(p, progress)
     rows = []
     for members in groups.values():
         a0, b0 = members[0]
@@ -375,5 +375,5 @@ def paired_table(run_dirs, resamples: int = RESAMPLES, seed: int = 0,
 
 __all__ = ["MAP_COLUMNS", "MAP_ORDER", "saliency_rows", "per_image_rows", "saliency_figures",
            "report_table", "run_row", "write_table", "table_markdown", "table_csv", "curves",
-           "plot_curves", "PAIR_IGNORE", "shared_init", "pair_runs", "paired_values",
+           "plot_curves", "PAIR_IGNORE", "shared_init", "pair_runs", "per_image_values",
            "paired_table"]

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
 
@@ -17,7 +16,7 @@ from helpers import tiny_config, tiny_data  # noqa: E402
 from scd_lab.cli import main  # noqa: E402
 from scd_lab.eval.paired import paired_bootstrap  # noqa: E402
 from scd_lab.runs import EvalError, build_run, knn_eval  # noqa: E402
-from scd_lab.runs.report import pair_runs, paired_table, paired_values  # noqa: E402
+from scd_lab.runs.report import pair_runs, paired_table, per_image_values  # noqa: E402
 
 KNOBS = ["data.num_train=64", "data.num_test=32", "data.num_classes=4", "train.epochs=1",
          "train.knn_every=0", "train.snapshot_every=0"]
@@ -56,7 +55,7 @@ def test_one_pair_table(runs):
     assert knn["mean A"] == pytest.approx(knn_eval(a)["knn_top1_k20"])
     assert knn["mean B"] == pytest.approx(knn_eval(b)["knn_top1_k20"])
     assert knn["images"] == 32
-    va, vb = paired_values(a), paired_values(b)
+    va, vb = per_image_values(a), per_image_values(b)
     want = paired_bootstrap((va["AUROC"], vb["AUROC"]), resamples=500)
     auroc = rows[2]
     assert (auroc["A - B"], auroc["95% low"], auroc["95% high"]) == \
