@@ -5,6 +5,7 @@
     scd-lab eval semi RUN --labels 1%|10% [--epochs N] [--seed S]
     scd-lab eval saliency RUN [--images DIR --masks DIR] [--out DIR]
     scd-lab eval report RUN [RUN ...] [--out DIR]
+    scd-lab eval report SCD_RUN BASE_RUN [...] --paired    differences, bootstrap intervals
     scd-lab eval export RUN --format torchvision|detectron2 [--out FILE]
     scd-lab eval RUN                                       as before: kNN + saliency monitors
 
@@ -31,6 +32,7 @@ from ..runs.load import EvalError, as_run
 from ..runs.protocols import evaluate_run, knn_eval, linear_eval, parse_fraction, semi_eval
 from ..runs.report import (per_image_rows, plot_curves, report_table, saliency_figures,
                            saliency_rows, write_table)
+from ..runs.report import paired_table
 from ..runs.saliency import evaluate_saliency, json_ready, read_image_mask_folder
 from ..tables import table_markdown
 
@@ -124,6 +126,8 @@ def cmd_saliency(args) -> int:
 
 def cmd_report(args) -> int:
     runs = [_run_dir(r) for r in args.runs]
+    if args.paired:
+        return _report_paired(args, runs)
     rows = report_table(runs, compute=not args.no_compute, progress=True)
     out = Path(args.out) if args.out else Path(runs[0]).parent / "report"
     md, cs = write_table(rows, out / "report")
@@ -134,6 +138,18 @@ def cmd_report(args) -> int:
     except ImportError as e:
         print(f"[eval] wrote {md} and {cs}; no curves: {e} (pip install seaborn)",
               file=sys.stderr)
+    return 0
+
+
+def _report_paired(args, runs) -> int:
+    """``report --paired``: each plug-in run minus its base run, with bootstrap intervals."""
+    if args.resamples < 1:
+        raise EvalError(f"--resamples must be at least 1, got {args.resamples}")
+    rows = paired_table(runs, resamples=args.resamples, progress=True)
+    out = Path(args.out) if args.out else Path(runs[0]).parent / "report"
+    md, cs = write_table(rows, out / "paired")
+    print(table_markdown(rows))
+    print(f"[eval] wrote {md} and {cs}", file=sys.stderr)
     return 0
 
 
@@ -189,6 +205,11 @@ def build_eval_parser(prog: str = "scd-lab eval") -> argparse.ArgumentParser:
     q.add_argument("--out", metavar="DIR", help="default: report/ beside the first run")
     q.add_argument("--no-compute", action="store_true", help="use only stored figures "
                    "(RUN/eval/*.json, metrics.jsonl); compute nothing")
+    q.add_argument("--paired", action="store_true", help="pair each SCD run with its base run "
+                   "(same config and seed but the method) and give the kNN and map-AUROC "
+                   "differences with paired bootstrap 95%% intervals (OUT/paired.md, .csv)")
+    q.add_argument("--resamples", type=int, default=2000, metavar="B",
+                   help="bootstrap resamples of --paired (default 2000)")
     q = add("export", cmd_export, "the trunk for torchvision or Detectron2 (resnet18 / "
             "resnet50 trunks only)")
     q.add_argument("--format", choices=("torchvision", "detectron2"), required=True)

@@ -28,18 +28,33 @@ def knn_predict(queries: torch.Tensor, bank: torch.Tensor, bank_labels: torch.Te
     return torch.cat(out)
 
 
+def knn_correct(queries, query_labels, bank, bank_labels, num_classes: int, k: int = 20,
+                tau: float = 0.07) -> torch.Tensor:
+    """Whether ``knn_predict``'s top class is each query's label: (Q,) bool."""
+    scores = knn_predict(queries, bank, bank_labels, num_classes, k, tau)
+    return scores.argmax(1) == query_labels.to(scores.device)
+
+
 def knn_accuracy(queries, query_labels, bank, bank_labels, num_classes: int, k: int = 20,
                  tau: float = 0.07) -> float:
     """Top-1 accuracy of ``knn_predict``. Bank and queries must be different images."""
-    scores = knn_predict(queries, bank, bank_labels, num_classes, k, tau)
-    return (scores.argmax(1) == query_labels.to(scores.device)).float().mean().item()
+    return knn_correct(queries, query_labels, bank, bank_labels, num_classes, k,
+                       tau).float().mean().item()
+
+
+def knn_top1_per_query(queries, query_labels, bank, bank_labels, ks=(20, 200),
+                       tau: float = 0.07) -> dict[int, torch.Tensor]:
+    """``knn_correct`` for each k in ``ks`` (classes counted from both label sets): {k: (Q,)
+    bool}; their means are ``knn_top1``'s figures (the paired comparison's per-image values)."""
+    bank_labels = bank_labels.to(bank.device)
+    query_labels = query_labels.to(bank.device)
+    nc = int(max(int(bank_labels.max()), int(query_labels.max()))) + 1
+    return {k: knn_correct(queries, query_labels, bank, bank_labels, nc, k, tau) for k in ks}
 
 
 def knn_top1(queries, query_labels, bank, bank_labels, ks=(20, 200), tau: float = 0.07
              ) -> dict[int, float]:
     """Top-1 accuracy for each k in ``ks`` (classes counted from both label sets): the
     figures of the kNN monitor and of ``scd-lab eval knn``."""
-    bank_labels = bank_labels.to(bank.device)
-    query_labels = query_labels.to(bank.device)
-    nc = int(max(int(bank_labels.max()), int(query_labels.max()))) + 1
-    return {k: knn_accuracy(queries, query_labels, bank, bank_labels, nc, k, tau) for k in ks}
+    per = knn_top1_per_query(queries, query_labels, bank, bank_labels, ks, tau)
+    return {k: c.float().mean().item() for k, c in per.items()}

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..eval.features import eval_mode
-from ..eval.knn import knn_top1
+from ..eval.knn import knn_top1_per_query
 from ..eval.linear import linear_probe
 from ..eval.semi import finetune, label_subset
 from .build import build_monitors
@@ -84,7 +84,8 @@ def _fg_fn(s: Run):
 
 
 def knn_eval(run_or_method, train=None, test=None, transform=None, ks=KNN_KS,
-             tau: float | None = None, progress: bool = False, save: bool = False) -> dict:
+             tau: float | None = None, progress: bool = False, save: bool = False,
+             per_query: bool = False) -> dict:
     """Weighted kNN top-1 (cosine, temperature ``tau``; Wu et al., 2018) for each k in ``ks``.
 
     The bank is the training images (the run's kNN bank: ``train.knn_bank_size`` of them, drawn
@@ -94,7 +95,9 @@ def knn_eval(run_or_method, train=None, test=None, transform=None, ks=KNN_KS,
 
     Returns:
         {"knn_top1_k20": ..., "knn_top1_k200": ..., "k": [...], "tau", "bank", "queries", ...};
-        with ``save`` (a run only) also written to ``RUN/eval/knn.json``.
+        with ``save`` (a run only) also written to ``RUN/eval/knn.json``; with ``per_query``
+        also ``"per_query_correct"``: {k: (Q,) bool}, each query's own result (the paired
+        comparison's values; not written to the file).
     """
     s = as_run(run_or_method, train, test, transform)
     sets = s.monitor_sets()
@@ -105,10 +108,13 @@ def knn_eval(run_or_method, train=None, test=None, transform=None, ks=KNN_KS,
     fb = _features(s, bank.images, progress=progress, desc="kNN bank")
     fq = _features(s, queries.images, progress=progress, desc="kNN queries")
     out = {**result_head(s), "tau": tau, "k": list(ks), "bank": len(bank), "queries": len(queries)}
-    for k, acc in knn_top1(fq, queries.labels, fb, bank.labels, ks, tau).items():
-        out[f"knn_top1_k{k}"] = acc
+    correct = knn_top1_per_query(fq, queries.labels, fb, bank.labels, ks, tau)
+    for k, c in correct.items():
+        out[f"knn_top1_k{k}"] = c.float().mean().item()
     if save and s.rundir is not None:
         s.rundir.write_eval("knn", out)
+    if per_query:
+        out["per_query_correct"] = {k: c.cpu() for k, c in correct.items()}
     return out
 
 

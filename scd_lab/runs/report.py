@@ -3,6 +3,7 @@
     rows = report_table(["runs/byol", "runs/scd-byol"])      # list of dicts, one per run
     write_table(rows, "out/report")                          # out/report.md, out/report.csv
     plot_curves(["runs/byol", "runs/scd-byol"], "out/report_curves.png")   # seaborn
+    paired_table(["runs/byol", "runs/scd-byol"])   # --paired: differences, bootstrap intervals
 
 Each figure comes from ``RUN/eval/*.json`` when an evaluation wrote it, else it is computed
 now (and stored there) unless ``compute=False``, in which case the last monitor records of
@@ -14,14 +15,17 @@ import json
 import math
 from pathlib import Path
 
+from ..config import base_method, plugin, resolve, to_dict
 from ..errors import RunError
-from ..eval.saliency_metrics import minmax_normalize, upsample_maps
+from ..eval.paired import RESAMPLES, paired_bootstrap
+from ..eval.saliency_metrics import minmax_normalize, per_image_aurocs, upsample_maps
 from ..rundir import RunDir
 from ..tables import table_csv, table_markdown
+from .build import config_differences
 from .load import EvalError, as_run
 from .protocols import knn_eval, linear_eval, progress_bar
-from .saliency import evaluate_saliency
-from ..methods import MAP_ORDER, order_maps
+from .saliency import evaluate_saliency, saliency_maps
+from ..methods import MAP_ORDER, default_map_name, method_kwargs, order_maps
 from .scoring import REPORT_FIGURES, TITLES, last_recorded, last_value
 
 # the map columns: (figure, its title); a map's column is "{map} {title}"
@@ -237,5 +241,139 @@ def saliency_figures(images, masks, maps: dict, out_dir, names: list[str] | None
     return paths
 
 
+# ------------------------------------------------------------------------------------------
+# paired comparisons: a plug-in run and its base run (``scd-lab eval report --paired``)
+
+# keys that may differ between the runs of a pair besides the method's: they change nothing
+# a run computes
+PAIR_IGNORE = ("train.progress", "train.num_workers")
+
+
+def _pair_gaps(plug, base) -> dict:
+    """The differences of two resolved configs outside ``method.*`` (and ``PAIR_IGNORE``)."""
+    return {k: v for k, v in config_differences(plug, base, PAIR_IGNORE).items()
+            if not k.startswith("method.")}
+
+
+def shared_init(plug, base) -> str:
+    """What the first weights of a plug-in run and its base run have in common.
+
+    ``build_run`` seeds torch with ``train.seed`` and ``build_method`` draws the trunk, then
+    the base's heads (projector, predictor; MoCo's queue), then the plug-in's heads. So the
+    trunk is always the same, and the base's heads are when the base gets the same arguments
+    (``proj_hidden``, ``proj_dim``, ``pred_hidden``, ...): ``"all of the base"``; else
+    (e.g. the per-method defaults, byol d=256 and scd-byol d=512) ``"trunk"``."""
+    same = method_kwargs(resolve(plug).method)[0] == method_kwargs(resolve(base).method)[0]
+    return "all of the base" if same else "trunk"
+
+
+def _gaps_text(gaps: dict) -> str:
+    return "; ".join(f"{k} {a!r} vs {b!r}" for k, (a, b) in list(gaps.items())[:3]) + \
+        ("; ..." if len(gaps) > 3 else "")
+
+
+def pair_runs(run_dirs) -> list[tuple[str, str]]:
+    """(plug-in run, base run) for every plug-in run (``scd-byol``, ``lewel-moco``, ...): the
+    run of its base method (``byol``, ``moco``) whose config is the same outside ``method.*``
+    (seed, data, schedule, trunk...). Several plug-in runs may share one base run.
+
+    Raises:
+        EvalError: a run has no partner (or two), or is neither a plug-in nor a base run of
+            a pair; the message names it and the nearest candidate's differences.
+    """
+    cfgs = {str(p): resolve(RunDir(p).config()) for p in run_dirs}
+    pairs, used = [], set()
+    for p, cfg in cfgs.items():
+        name = cfg.method.name
+        if plugin(name) is None:
+            continue
+        cands = {q: _pair_gaps(cfg, c) for q, c in cfgs.items()
+                 if c.method.name == base_method(name)}
+        match = [q for q, gaps in cands.items() if not gaps]
+        if len(match) != 1:
+            near = min(cands, key=lambda q: len(cands[q]), default=None)
+            why = (f"two match ({', '.join(match)})" if match else
+                   "none given" if near is None else
+                   f"the nearest, {near}, differs: {_gaps_text(cands[near])}")
+            raise EvalError(f"--paired: {p} ({name}, seed {cfg.train.seed}) needs one "
+                            f"{base_method(name)} run of the same config but the method; "
+                            f"{why}")
+        pairs.append((p, match[0]))
+        used.update((p, match[0]))
+    for p in cfgs:
+        if p not in used:
+            raise EvalError(f"--paired: {p} ({cfgs[p].method.name}) is no part of a pair; give "
+                            "each plug-in run (scd-byol, ...) with its base run (byol, ...) of "
+                            "the same config and seed")
+    return pairs
+
+
+def per_image_values(run_dir, progress: bool = False) -> dict:
+    """Per-image values of a run on its held-out images: ``"kNN k=20"`` and ``"kNN k=200"``
+    (each query right or wrong, ``knn_eval``), and ``"AUROC"``, the per-image AUROC of the
+    method's default map (``scd_fg``, ``lewel_maxvar`` or ``channel_sum``; the saliency
+    monitor's images with masks, upsampled and min-max normalised like ``score_maps``; NaN
+    for an empty or full mask), with ``"map"`` its name; no ``"AUROC"`` without masks."""
+    s = as_run(run_dir)
+    knn = knn_eval(s, progress=progress, per_query=True)
+    out = {f"kNN k={k}": c.float() for k, c in knn["per_query_correct"].items()}
+    held = s.monitor_sets()["held"]
+    if held is not None:
+        out["map"] = default_map_name(s.cfg.method.name)
+        m = saliency_maps(s, held.images, gradcam=False, progress=progress)[out["map"]]
+        up = upsample_maps(m.cpu(), tuple(held.masks.shape[-2:]))
+        out["AUROC"] = per_image_aurocs(minmax_normalize(up), held.masks.cpu())
+    return out
+
+
+def _group_key(plug, base) -> str:
+    """Pairs that differ only in the seeds (``train.seed``, ``data.seed``) are one
+    comparison."""
+    def strip(cfg):
+        d = to_dict(cfg)
+        d["train"].pop("seed", None)
+        d["data"].pop("seed", None)
+        return d
+    return json.dumps([strip(plug), strip(base)], sort_keys=True, default=str)
+
+
+def paired_table(run_dirs, resamples: int = RESAMPLES, seed: int = 0,
+                 progress: bool = False) -> list[dict]:
+    """One row per comparison and figure: the plug-in run minus its base run (``pair_runs``)
+    on the same held-out images, kNN k=20 and k=200 (queries right) and the per-image AUROC of
+    each run's default map; ``A - B`` with its paired bootstrap interval
+    (``eval.paired.paired_bootstrap``: the images resampled ``resamples`` times within each
+    pair, the pairs' differences averaged). Pairs that differ only in their seeds are one
+    comparison (one row per figure, ``pairs`` = their number)."""
+    pairs = pair_runs(run_dirs)
+    cfgs = {p: resolve(RunDir(p).config()) for pair in pairs for p in pair}
+    values: dict = {}
+    groups: dict = {}
+    for a, b in pairs:
+        groups.setdefault(_group_key(cfgs[a], cfgs[b]), []).append((a, b))
+        for p in (a, b):
+            if p not in values:
+                values[p] = per_image_values(p, progress)
+    rows = []
+    for members in groups.values():
+        a0, b0 = members[0]
+        head = {"A": cfgs[a0].method.name, "B": cfgs[b0].method.name,
+                "seeds": ", ".join(str(cfgs[a].train.seed) for a, _ in members),
+                "shared init": shared_init(cfgs[a0], cfgs[b0])}
+        for fig in ("kNN k=20", "kNN k=200", "AUROC"):
+            if any(fig not in values[p] for pair in members for p in pair):
+                continue
+            res = paired_bootstrap([(values[a][fig], values[b][fig]) for a, b in members],
+                                   resamples=resamples, seed=seed)
+            label = fig if fig != "AUROC" else \
+                f"AUROC {values[a0]['map']} vs {values[b0]['map']}"
+            rows.append({**head, "figure": label, "images": sum(res["images"]),
+                         "mean A": res["mean_a"], "mean B": res["mean_b"],
+                         "A - B": res["diff"], "95% low": res["low"], "95% high": res["high"]})
+    return rows
+
+
 __all__ = ["MAP_COLUMNS", "MAP_ORDER", "saliency_rows", "per_image_rows", "saliency_figures",
-           "report_table", "run_row", "write_table", "table_markdown", "table_csv", "curves", "plot_curves"]
+           "report_table", "run_row", "write_table", "table_markdown", "table_csv", "curves",
+           "plot_curves", "PAIR_IGNORE", "shared_init", "pair_runs", "per_image_values",
+           "paired_table"]
