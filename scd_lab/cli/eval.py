@@ -7,6 +7,7 @@
     scd-lab eval report RUN [RUN ...] [--out DIR]
     scd-lab eval report SCD_RUN BASE_RUN [...] --paired    differences, bootstrap intervals
     scd-lab eval export RUN --format torchvision|detectron2 [--out FILE]
+    scd-lab eval faithfulness RUN [--steps N] [--images N] [--json]
     scd-lab eval RUN                                       as before: kNN + saliency monitors
 
 How the old form keeps working: the ``eval`` parser takes the rest of the command line as
@@ -28,6 +29,7 @@ from pathlib import Path
 from ..config import plugin
 from ..rundir import RunDir
 from ..runs.export import export_run
+from ..runs.faithfulness import faithfulness_eval
 from ..runs.load import EvalError, as_run
 from ..runs.protocols import evaluate_run, knn_eval, linear_eval, parse_fraction, semi_eval
 from ..runs.report import (per_image_rows, plot_curves, report_table, saliency_figures,
@@ -36,7 +38,7 @@ from ..runs.report import paired_table
 from ..runs.saliency import evaluate_saliency, json_ready, read_image_mask_folder
 from ..tables import table_markdown
 
-SUBVERBS = ("knn", "linear", "semi", "saliency", "report", "export")
+SUBVERBS = ("knn", "linear", "semi", "saliency", "report", "export", "faithfulness")
 
 
 def _print_json(obj: dict) -> None:
@@ -158,6 +160,35 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_faithfulness(args) -> int:
+    """``eval faithfulness``: areas under the deletion / insertion curves of every map."""
+    if args.steps < 1 or args.images < 1:  # before the run is loaded
+        raise EvalError(f"--steps and --images must be at least 1, got {args.steps} and "
+                        f"{args.images}")
+    res = faithfulness_eval(_run_dir(args.run), steps=args.steps, num_images=args.images,
+                            progress=True)
+    if args.json:
+        _print_json({k: v for k, v in res.items() if k != "curves"})
+        return 0
+    rows = [{"map": name, "order": order, **{f"auc_{m}": round(v, 4) for m, v in a.items()}}
+            for name, areas in res["areas"].items()
+            for order, a in [*areas.items(), ("gap (bg - fg first)", res["gap"][name])]]
+    print(table_markdown(rows))
+    print(f"[eval] {res['num_images']} images; wrote {res['run_dir']}/eval/faithfulness.json",
+          file=sys.stderr)
+    return 0
+
+
+def _faithfulness_parser(add) -> None:
+    q = add("faithfulness", cmd_faithfulness, "delete or insert each map's most / least "
+            "salient pixels in steps; areas under the cross-view cosine and kNN top-1 curves "
+            "(RUN/eval/faithfulness.json)")
+    q.add_argument("--steps", type=int, default=10, help="fractions 0, 1/N, ..., 1 (default 10)")
+    q.add_argument("--images", type=int, default=64, metavar="N",
+                   help="the first N held-out images (default 64)")
+    q.add_argument("--json", action="store_true", help="the areas as JSON on stdout")
+
+
 def build_eval_parser(prog: str = "scd-lab eval") -> argparse.ArgumentParser:
     """The parser of the words after ``eval`` (one sub-parser per sub-verb)."""
     p = argparse.ArgumentParser(prog=prog, description=__doc__,
@@ -214,6 +245,7 @@ def build_eval_parser(prog: str = "scd-lab eval") -> argparse.ArgumentParser:
             "resnet50 trunks only)")
     q.add_argument("--format", choices=("torchvision", "detectron2"), required=True)
     q.add_argument("--out", metavar="FILE", help="default RUN/export/<arch>_<method>.pth|.pkl")
+    _faithfulness_parser(add)
     return p
 
 

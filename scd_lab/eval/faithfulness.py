@@ -130,7 +130,8 @@ def faithfulness_curves(encode: Callable[[Tensor], Tensor], images: Tensor, maps
         num_classes = int(max(int(bank_labels.max()), int(labels.max()))) + 1
 
     def embed(x: Tensor) -> Tensor:
-        return torch.cat([encode(chunk).float() for chunk in x.split(batch)])  # (N, D)
+        return torch.cat([encode(chunk).float().to(images.device)
+                          for chunk in x.split(batch)])  # (N, D)
 
     if reference is None:
         reference = embed(images)  # (N, D)

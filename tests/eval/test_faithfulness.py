@@ -121,3 +121,61 @@ def test_same_result_twice():
                                 bank_labels=labels, baseline=b) for b in ("mean", "mean", "blur")]
     assert runs[0] == runs[1]
     assert runs[2]["fractions"] == fractions_for(10)
+
+
+# ------------------------------------------------------------------------------------------
+# the protocol and `scd-lab eval faithfulness` on a tiny trained run
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
+from helpers import tiny_config, tiny_data  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from scd_lab.runs import build_run
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SCD_LAB_CACHE", str(tmp_path_factory.mktemp("cache")))
+    torch.manual_seed(0)
+    cfg = tiny_config("scd-byol", ["data.num_train=64", "data.num_test=32",
+                                   "data.num_classes=4", "train.epochs=1"])
+    out = tmp_path_factory.mktemp("runs") / "scd"
+    build_run(cfg, out, data=tiny_data()).fit()
+    yield out
+    mp.undo()
+
+
+def test_protocol_on_a_run_writes_the_areas_of_every_map(tiny_run):
+    from scd_lab.runs import faithfulness_eval
+    res = faithfulness_eval(tiny_run, steps=4, num_images=8)
+    assert set(res["areas"]) == {"scd_fg", "channel_sum", "centre_prior"}
+    for name, areas in res["areas"].items():
+        assert set(areas) == {"delete_fg_first", "delete_bg_first", "insert_fg_first",
+                              "insert_bg_first"}
+        assert all(0 <= a["knn"] <= 1 and -1 <= a["cosine"] <= 1 for a in areas.values())
+        # keeping the top n pixels is one image: insertion of fg mirrors deletion of bg
+        c = res["curves"][name]["curves"]
+        assert c["insert_fg_first"]["cosine"] == c["delete_bg_first"]["cosine"][::-1]
+        assert res["gap"][name]["knn"] == pytest.approx(
+            areas["delete_bg_first"]["knn"] - areas["delete_fg_first"]["knn"])
+    assert res["num_images"] == 8 and res["reference"].startswith("view 2")
+    stored = json.loads((tiny_run / "eval" / "faithfulness.json").read_text())
+    assert stored["areas"] == json.loads(json.dumps(res["areas"]))
+    again = faithfulness_eval(tiny_run, steps=4, num_images=8, save=False)
+    assert again["areas"] == res["areas"]
+
+
+def test_cli_json_table_and_bad_input(tiny_run, capsys):
+    from scd_lab.cli import eval as cli
+    from scd_lab.cli import main
+    from scd_lab.runs import EvalError
+    assert cli.dispatch(["faithfulness", str(tiny_run), "--steps", "2", "--images", "4",
+                         "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["steps"] == 2 and "curves" not in out and "scd_fg" in out["gap"]
+    assert cli.dispatch(["faithfulness", str(tiny_run), "--steps", "2", "--images", "4"]) == 0
+    assert "| scd_fg" in capsys.readouterr().out
+    with pytest.raises(EvalError, match="at least 1"):
+        cli.dispatch(["faithfulness", str(tiny_run), "--steps", "0"])
+    assert main(["eval", "faithfulness", str(tiny_run / "nope")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no run directory" in err
