@@ -18,6 +18,7 @@ import torch
 from ..eval.faithfulness import faithfulness_curves, fractions_for
 from ..eval.features import eval_mode
 from ..eval.saliency_metrics import centre_prior
+from ..methods import order_maps
 from .load import EvalError, Run, as_run
 from .protocols import _need, progress_bar, result_head
 
@@ -69,7 +70,8 @@ def faithfulness_eval(run_or_method, *, steps: int = 10, num_images: int = 64,
     with eval_mode(s.method):
         bank_features = s.features(bank.images).cpu()  # (M, D)
         reference, reference_kind = _reference(s, images, seed, batch)  # (N, D)
-        maps = {name: m.cpu() for name, m in s.maps(images).items()}  # {name: (N, h, w)}
+        raw = s.maps(images)
+        maps = {name: raw[name].cpu() for name in order_maps(raw)}  # {name: (N, h, w)}
         h, w = next(iter(maps.values())).shape[-2:]
         maps["centre_prior"] = centre_prior(n, h, w)  # (N, h, w)
 

@@ -147,7 +147,7 @@ def tiny_run(tmp_path_factory):
 def test_protocol_on_a_run_writes_the_areas_of_every_map(tiny_run):
     from scd_lab.runs import faithfulness_eval
     res = faithfulness_eval(tiny_run, steps=4, num_images=8)
-    assert set(res["areas"]) == {"scd_fg", "channel_sum", "centre_prior"}
+    assert list(res["areas"]) == ["scd_fg", "channel_sum", "centre_prior"]
     for name, areas in res["areas"].items():
         assert set(areas) == {"delete_fg_first", "delete_bg_first", "insert_fg_first",
                               "insert_bg_first"}
