@@ -169,6 +169,23 @@ def _reference_box(box, h: int, w: int) -> list:
     return [box[0], box[1], min(box[2] + 1, w - 1), min(box[3] + 1, h - 1)]
 
 
+def _sweep(h: int, w: int, eight: bool, levels, groups, score):
+    """Adds pixel groups level by level to one ``_Components``; after each level yields
+    (level, the best ``score(cc, root)`` over the live components, -1 if none); a score of
+    None leaves a component out."""
+    cc, alive = _Components(h, w, eight), {}
+    for v, group in zip(np.asarray(levels).tolist(), groups):
+        for p in group.tolist():
+            for g in cc.add(p):
+                alive.pop(g, None)
+        for r in {_find(cc.parent, p) for p in group.tolist()}:
+            alive.pop(r, None)
+            s = score(cc, r)
+            if s is not None:
+                alive[r] = s
+        yield v, max(alive.values(), default=-1.0)
+
+
 def best_box_iou_by_threshold(u8: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """For each integer threshold T = 0..255, the best IoU with any ground-truth box (m, 4) of
     any contour box of ``u8 > T`` (u8: (H, W) uint8 map), as wsolevaluation's multi-contour
@@ -191,32 +208,19 @@ def best_box_iou_by_threshold(u8: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
     # objects: 8-connected components of u8 >= v, adding levels from the top
     outer = np.full(257, -1.0)  # outer[v]: best over components of u8 >= v
-    cc, alive = _Components(h, w, True), {}
-    for v, group in zip(levels[::-1].tolist(), groups[::-1]):
-        touched = set()
-        for p in group.tolist():
-            for g in cc.add(p):
-                alive.pop(g, None)
-            touched.add(p)
-        for r in {_find(cc.parent, p) for p in touched}:
-            alive[r] = score(cc.box[r])
-        outer[v] = max(alive.values())
+    for v, best in _sweep(h, w, True, levels[::-1], groups[::-1],
+                          lambda cc, r: score(cc.box[r])):
+        outer[v] = best
     # holes: 4-connected components of u8 <= v off the border, adding levels from the bottom;
     # a hole's contour runs one pixel outside it
     holes = np.full(256, -1.0)  # holes[v]: best over holes of u8 <= v
-    cc, alive = _Components(h, w, False), {}
-    for v, group in zip(levels.tolist(), groups):
-        touched = set()
-        for p in group.tolist():
-            for g in cc.add(p):
-                alive.pop(g, None)
-            touched.add(p)
-        for r in {_find(cc.parent, p) for p in touched}:
-            alive.pop(r, None)
-            if not cc.border[r]:
-                x0, y0, x1, y1 = cc.box[r]
-                alive[r] = score([x0 - 1, y0 - 1, x1 + 1, y1 + 1])
-        holes[v] = max(alive.values(), default=-1.0)
+
+    def hole(cc, r):
+        x0, y0, x1, y1 = cc.box[r]
+        return None if cc.border[r] else score([x0 - 1, y0 - 1, x1 + 1, y1 + 1])
+
+    for v, best in _sweep(h, w, False, levels, groups, hole):
+        holes[v] = best
 
     empty = float(box_iou_inclusive([[0, 0, 0, 0]], gt).max())
     best = np.empty(256)
