@@ -4,6 +4,7 @@
     scd-lab eval linear RUN [--features gap|fg] [--epochs N]
     scd-lab eval semi RUN --labels 1%|10% [--epochs N] [--seed S]
     scd-lab eval saliency RUN [--images DIR --masks DIR] [--out DIR]
+    scd-lab eval maps --images DIR --masks DIR --maps DIR [--protocol NAME,...] [--json]
     scd-lab eval report RUN [RUN ...] [--out DIR]
     scd-lab eval report SCD_RUN BASE_RUN [...] --paired    differences, bootstrap intervals
     scd-lab eval export RUN --format torchvision|detectron2 [--out FILE]
@@ -31,6 +32,7 @@ from ..rundir import RunDir
 from ..runs.export import export_run
 from ..runs.faithfulness import faithfulness_eval
 from ..runs.load import EvalError, as_run
+from ..runs.map_folder import MASK_SIZE, PROTOCOL_NAMES, evaluate_map_folder, parse_protocols
 from ..runs.protocols import evaluate_run, knn_eval, linear_eval, parse_fraction, semi_eval
 from ..runs.report import (per_image_rows, plot_curves, report_table, saliency_figures,
                            saliency_rows, write_table)
@@ -38,7 +40,7 @@ from ..runs.report import paired_table
 from ..runs.saliency import evaluate_saliency, json_ready, read_image_mask_folder
 from ..tables import table_markdown
 
-SUBVERBS = ("knn", "linear", "semi", "saliency", "report", "export", "faithfulness")
+SUBVERBS = ("knn", "linear", "semi", "saliency", "maps", "report", "export", "faithfulness")
 
 
 def _print_json(obj: dict) -> None:
@@ -123,6 +125,21 @@ def cmd_saliency(args) -> int:
           + (f", {len(skipped)} skipped" if skipped is not None else "")
           + f"; table {md} (+ .csv), per-image table, {len(figs)} figures in {out / 'figures'}",
           file=sys.stderr)
+    return 0
+
+
+def cmd_maps(args) -> int:
+    protocols = parse_protocols(args.protocol)  # a bad name fails before any file is read
+    if args.size < 1:
+        raise EvalError(f"--size {args.size}: give a positive side in pixels (default "
+                        f"{MASK_SIZE})")
+    res = evaluate_map_folder(args.images, args.masks, args.maps, protocols, size=args.size)
+    if args.json:
+        _print_json(res["protocols"])
+    else:
+        print(table_markdown([{"protocol": k, "value": v} for k, v in res["protocols"].items()]))
+    print(f"[eval] {res['num_images']} maps against their masks at {res['size']}x{res['size']} "
+          f"(docs/evaluation.md, \"Map protocols\")", file=sys.stderr)
     return 0
 
 
@@ -230,6 +247,19 @@ def build_eval_parser(prog: str = "scd-lab eval") -> argparse.ArgumentParser:
                                                 " or RUN/eval/saliency_<images folder>)")
     q.add_argument("--figures", type=int, default=32, metavar="N",
                    help="per-image figures to write (default 32)")
+    q = add("maps", cmd_maps, "maps from anywhere scored as the papers do: PxAP, MaxBoxAccV2 "
+            "(Choe et al. 2020), DINO's mass-threshold Jaccard, CorLoc", run=False)
+    q.add_argument("--images", metavar="DIR", required=True, help="a folder of images")
+    q.add_argument("--masks", metavar="DIR", required=True,
+                   help="binary PNG masks named like the images")
+    q.add_argument("--maps", metavar="DIR", required=True, help="one map per image, a grey "
+                   "PNG or a 2-D .npy named like the image, any size")
+    q.add_argument("--protocol", metavar="NAME,...", help="comma-separated, from "
+                   + ", ".join(PROTOCOL_NAMES) + " (default: the first four)")
+    q.add_argument("--json", action="store_true", help="print one JSON object "
+                                                       "{protocol: value}")
+    q.add_argument("--size", type=int, default=MASK_SIZE, help=f"side the masks are resized "
+                   f"to, nearest-neighbour (default {MASK_SIZE}, as wsolevaluation)")
     q = add("report", cmd_report, "one table (Markdown and CSV) of several runs and their "
             "curves (seaborn PNG)", run=False)
     q.add_argument("runs", nargs="+", metavar="RUN")
@@ -281,7 +311,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     code; a ``UserError`` propagates to the caller's handler.
     """
     e = subparsers.add_parser(
-        "eval", help="evaluate runs: knn, linear, semi, saliency, report, export (or "
+        "eval", help="evaluate runs: knn, linear, semi, saliency, maps, report, export, "
+                     "faithfulness (or "
                      "`eval RUN_DIR`: kNN and saliency of the last checkpoint)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="scd-lab eval {" + ",".join(SUBVERBS) + "} ... | scd-lab eval RUN_DIR")

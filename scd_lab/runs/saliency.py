@@ -74,7 +74,7 @@ def evaluate_saliency(run_or_method, images: Tensor | None = None, masks: Tensor
 
     Returns:
         {"metrics": {map: {auroc, auroc_per_image, polarity, iou@0.5, best_iou, pointing_game,
-        auroc_per_image_unsigned}}, "per_image_auroc": {map: (N,)}, "maps": {map: (N, h, w)},
+        auroc_per_image_unsigned, pxap, maxboxacc_v2, dino_jaccard, corloc}}, "per_image_auroc": {map: (N,)}, "maps": {map: (N, h, w)},
         "num_images", ...}; ``json_ready(result)`` drops the tensors.
 
     Raises:
@@ -132,13 +132,13 @@ def _open(path, mode: str):
 
 
 def read_image_mask_folder(images_dir, masks_dir, size: int, warn=_warn_stderr,
-                           progress: bool = False) -> dict:
+                           progress: bool = False, strict: bool = False) -> dict:
     """Images of a folder with binary PNG masks of the same stem, resized to ``size``.
 
     Images are resized bilinearly (RGB), masks nearest-neighbour; a mask pixel is object when
     above 127 (0/255 masks) or above 0 (0/1 masks). A corrupt image or mask, a missing mask,
     and a mask whose size differs from its image's are skipped, each with one ``warn`` line
-    naming the file.
+    naming the file; with ``strict`` the first of them raises ``EvalError`` instead.
 
     Returns:
         {"images": uint8 (N, 3, size, size), "masks": uint8 (N, size, size), "names": [stem],
@@ -155,6 +155,9 @@ def read_image_mask_folder(images_dir, masks_dir, size: int, warn=_warn_stderr,
     imgs, msks, names, skipped = [], [], [], []
 
     def skip(path, reason):
+        if strict:
+            raise EvalError(f"{path}: {reason}; fix or remove the file (every image needs a "
+                            f"readable PNG mask of its own size, named like it)")
         skipped.append((str(path), reason))
         warn(f"warning: skipped {path}: {reason}")
 

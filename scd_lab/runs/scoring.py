@@ -4,7 +4,8 @@
     score_maps(maps, masks, CHALLENGE_FIGURES)[0]               # the challenge's figures
 
 Each map (N, h, w) at feature resolution is upsampled bilinearly to the masks' size (N, H, W),
-then ``saliency_report`` (per-image min-max normalisation) and the pointing game measure it.
+then ``saliency_report`` (per-image min-max normalisation), the pointing game and the papers'
+protocols (``eval.map_protocols``: PxAP, MaxBoxAccV2, DINO's Jaccard, CorLoc) measure it.
 Every caller that reports map figures (``evaluate_saliency``, the report's columns, the
 challenge) names its figures from ``FIGURES`` here, in the order of its table.
 """
@@ -12,16 +13,19 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ..eval.map_protocols import PROTOCOLS, map_protocols
 from ..eval.saliency_metrics import (minmax_normalize, per_image_aurocs, pointing_game,
                                      saliency_report, upsample_maps)
 
 # every figure of one map, in the order ``evaluate_saliency`` reports them (saliency.json,
 # the rows of ``scd-lab eval saliency``); ``pointing_game`` is the only one not of
-# ``saliency_report``
+# ``saliency_report``, the protocols of ``eval.map_protocols`` follow (docs/evaluation.md)
 FIGURES = ("auroc", "auroc_per_image", "polarity", "iou@0.5", "best_iou", "pointing_game",
-           "auroc_per_image_unsigned")
+           "auroc_per_image_unsigned") + PROTOCOLS
 # the column title of a figure in the report of several runs (``scd-lab eval report``)
-TITLES = {"auroc": "AUROC", "best_iou": "best IoU", "pointing_game": "pointing"}
+TITLES = {"auroc": "AUROC", "best_iou": "best IoU", "pointing_game": "pointing",
+          "pxap": "PxAP", "maxboxacc_v2": "MaxBoxAccV2", "dino_jaccard": "DINO J",
+          "corloc": "CorLoc"}
 # the report's map columns, and the challenge's figures (notebook 09), in their table order
 REPORT_FIGURES = ("auroc", "best_iou", "pointing_game")
 CHALLENGE_FIGURES = ("auroc", "polarity", "auroc_per_image_unsigned", "pointing_game",
@@ -35,6 +39,9 @@ def score_map(up: Tensor, masks: Tensor, figures=FIGURES) -> dict:
     rep = saliency_report(up, masks)
     if "pointing_game" in figures:
         rep["pointing_game"] = pointing_game(up, masks)
+    asked = tuple(f for f in figures if f in PROTOCOLS)
+    if asked:
+        rep.update(map_protocols(up, masks, asked))
     return {k: rep[k] for k in figures}
 
 
