@@ -32,7 +32,8 @@ from ..rundir import RunDir
 from ..runs.export import export_run
 from ..runs.faithfulness import faithfulness_eval
 from ..runs.load import EvalError, as_run
-from ..runs.map_folder import MASK_SIZE, PROTOCOL_NAMES, evaluate_map_folder, parse_protocols
+from ..runs.map_folder import (MASK_SIZE, PROTOCOL_NAMES, evaluate_map_folder,
+                               evaluate_snapshot_maps, parse_protocols)
 from ..runs.protocols import evaluate_run, knn_eval, linear_eval, parse_fraction, semi_eval
 from ..runs.report import (per_image_rows, plot_curves, report_table, saliency_figures,
                            saliency_rows, write_table)
@@ -133,6 +134,20 @@ def cmd_maps(args) -> int:
     if args.size < 1:
         raise EvalError(f"--size {args.size}: give a positive side in pixels (default "
                         f"{MASK_SIZE})")
+    folders = (args.images, args.masks, args.maps)
+    if args.run is not None:
+        if any(folders):
+            raise EvalError("give either --run RUN or --images, --masks and --maps, not both")
+        res = evaluate_snapshot_maps(_run_dir(args.run), protocols, size=args.size)
+        if args.json:
+            _print_json(res["maps"])
+        else:
+            print(table_markdown([{"map": n, **v} for n, v in res["maps"].items()]))
+        print(f"[eval] the {res['num_images']} probe images of step {res['step']} at "
+              f"{res['size']}x{res['size']}", file=sys.stderr)
+        return 0
+    if not all(folders):
+        raise EvalError("give --images DIR, --masks DIR and --maps DIR (or --run RUN)")
     res = evaluate_map_folder(args.images, args.masks, args.maps, protocols, size=args.size)
     if args.json:
         _print_json(res["protocols"])
@@ -249,11 +264,12 @@ def build_eval_parser(prog: str = "scd-lab eval") -> argparse.ArgumentParser:
                    help="per-image figures to write (default 32)")
     q = add("maps", cmd_maps, "maps from anywhere scored as the papers do: PxAP, MaxBoxAccV2 "
             "(Choe et al. 2020), DINO's mass-threshold Jaccard, CorLoc", run=False)
-    q.add_argument("--images", metavar="DIR", required=True, help="a folder of images")
-    q.add_argument("--masks", metavar="DIR", required=True,
-                   help="binary PNG masks named like the images")
-    q.add_argument("--maps", metavar="DIR", required=True, help="one map per image, a grey "
-                   "PNG or a 2-D .npy named like the image, any size")
+    q.add_argument("--images", metavar="DIR", help="a folder of images")
+    q.add_argument("--masks", metavar="DIR", help="binary PNG masks named like the images")
+    q.add_argument("--maps", metavar="DIR", help="one map per image, a grey PNG or a 2-D .npy "
+                   "named like the image, any size")
+    q.add_argument("--run", metavar="RUN", help="instead of the three folders: every map of a "
+                   "run's last snapshot against its probe masks (no checkpoint needed)")
     q.add_argument("--protocol", metavar="NAME,...", help="comma-separated, from "
                    + ", ".join(PROTOCOL_NAMES) + " (default: the first four)")
     q.add_argument("--json", action="store_true", help="print one JSON object "

@@ -20,7 +20,8 @@ from PIL import Image
 
 from ..eval.map_protocols import PROTOCOLS, map_protocols
 from ..eval.saliency_metrics import upsample_maps
-from .load import EvalError
+from ..methods import order_maps
+from .load import EvalError, Run
 from .saliency import read_image_mask_folder
 
 MASK_SIZE = 224  # wsolevaluation evaluation.py:41 (_RESIZE_LENGTH): masks at 224 x 224
@@ -94,4 +95,29 @@ def evaluate_map_folder(images_dir, masks_dir, maps_dir, protocols=PROTOCOLS,
             "names": folder["names"]}
 
 
-__all__ = ["MASK_SIZE", "PROTOCOL_NAMES", "parse_protocols", "read_map", "evaluate_map_folder"]
+def evaluate_snapshot_maps(run_dir, protocols=PROTOCOLS, size: int | None = None) -> dict:
+    """The ``protocols`` of every map of a run's last snapshot against its probe masks: no
+    checkpoint needed, so the shipped reference runs are scored too.
+
+    Returns:
+        {"maps": {map name: {protocol: value}}, "step": int, "num_images": N, "size": side}.
+
+    Raises:
+        EvalError: the run has no probe masks or no readable snapshot.
+    """
+    run = Run.open(run_dir)
+    masks = run.masks
+    if masks is None or not run.snapshots:
+        raise EvalError(f"{str(run_dir)!r} has no probe masks or no snapshot; score a run "
+                        "trained on data with masks (the synthetic datasets)")
+    snap, side = run.snapshots[-1], size or masks.shape[-1]
+    masks = masks[:, None].float()
+    masks = torch.nn.functional.interpolate(masks, size=(side, side), mode="nearest")[:, 0] > 0.5
+    scores = {name: map_protocols(upsample_maps(m.float(), side), masks, protocols)
+              for name, m in snap["maps"].items()}
+    return {"maps": {n: scores[n] for n in order_maps(scores)}, "step": snap["step"],
+            "num_images": len(masks), "size": side}
+
+
+__all__ = ["MASK_SIZE", "PROTOCOL_NAMES", "parse_protocols", "read_map", "evaluate_map_folder",
+           "evaluate_snapshot_maps"]
