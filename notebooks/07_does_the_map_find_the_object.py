@@ -13,8 +13,8 @@
 #
 # | tier | what runs | time |
 # |---|---|---|
-# | CPU smoke (CI) | reads the shipped runs and study results (`scd_lab/shipped/study/`), plus one 20-step probe of batch 32 on a random trunk | measured: 2 min 34 s in the test suite under load (load average about 6) |
-# | CPU full | the same reading, and one 500-step probe cell (`PROBE_STEPS`) on a random trunk | measured: about 3 min with one thread (the study's cells: `docs/findings.md`) |
+# | CPU smoke (CI) | reads the shipped runs and study results (`scd_lab/shipped/study/`), plus two 20-step probes of batch 32 on a random trunk (section 5's cell, section 6's landscape) | measured: 2 min 34 s in the test suite under load (load average about 6) before section 6; 1 min 26 s with it (load average about 4) |
+# | CPU full | the same reading, one 500-step probe cell (`PROBE_STEPS`) on a random trunk, and the landscape's 500-step heads | measured: about 3 min with one thread (the study's cells: `docs/findings.md`), and 55 s for section 6 |
 # | one GPU | not needed: every heavy number is read from `scd_lab/shipped/study/` and `scd_lab/shipped/reference_runs/` | - |
 #
 # **The measured answer, up front.** On the kit's data, SCD's map does not find the object
@@ -31,9 +31,10 @@ PROBE_STEPS = 500  # steps of the live probe cell at the end (20 in smoke mode)
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from scd_lab.lab import (auroc, by_class, centre_prior, minmax_normalize, objective_table,
-                         per_image_aurocs, plot_oracle_losses, read_cells, reference_runs, run_cell,
-                         RunDir, runs_root, study_dir, trunks_markdown)
+from scd_lab.lab import (auroc, by_class, centre_prior, landscape_widget, minmax_normalize,
+                         objective_table, per_image_aurocs, plot_oracle_losses, probe_landscape,
+                         read_cells, reference_runs, run_cell, RunDir, runs_root, study_dir,
+                         trunks_markdown)
 
 refs = reference_runs()
 STUDY = study_dir()  # scd_lab/shipped/study/: the shipped results of scripts/findings.sh
@@ -156,6 +157,33 @@ results = run_cell("random", out, data="default", alpha=1.0, seeds=(0,), steps=s
 display(Markdown(objective_table([results])))
 
 # %% [markdown]
+# ## 6. The objective's landscape
+#
+# The oracle retrains $H^s$ for the mask. A more local question, with the heads as they were
+# trained: take one batch of view pairs, and move each image's map in a straight line from
+# the learned map $M$ towards a target $T$, in both views,
+#
+# $$M(t) = (1 - t)\,M + t\,T, \qquad t \in [0, 1],$$
+#
+# with $T$ the true mask of the view (at feature resolution), its inverse $1 - Y$, or the
+# centre prior, and evaluate $\lambda\mathcal{L}_d$ along each path (`probe_landscape`
+# trains the heads like the cell above, then `Landscape.curves` gives $\mathcal{L}_d$;
+# nothing is trained while you move the sliders).
+#
+# **What to look for.** If the object were the minimum of the objective, the green path
+# (towards the mask) would go *down* from the learned map's level (the dotted line) and end
+# below the other two. If it goes up, or the red path (the inverse) goes as low, gradient
+# descent has no reason to move the map onto the object. Move $\alpha$: it is the margin of
+# the foreground term, evaluated again for each value (the heads were trained at
+# $\alpha = 1$); at $\alpha = 0$ eq. 5 is symmetric in foreground and background, so the
+# mask and its inverse end at the same value. $\lambda$ only scales the curves.
+
+# %%
+land = probe_landscape("random", data="default", alpha=1.0, steps=steps,
+                       batch=32 if SMOKE else 64)
+shown = landscape_widget(land.curves, alpha=1.0, lam=0.5)  # shown.cache: the curves per α
+
+# %% [markdown]
 # ## What it says about the paper's claim
 #
 # The paper shows SCD's maps on ImageNet and says the saliency network learns to find the
@@ -172,3 +200,6 @@ display(Markdown(objective_table([results])))
 # 3. Train a supervised trunk (`scd-lab train --method supervised --out runs/sup`) and run
 #    `scd-lab study objective --trunk runs/sup --seeds 0,1,2 --oracle 0`. Is the object the
 #    minimum of $\mathcal{L}_d$ on semantic features?
+# 4. In section 6, set $\alpha = 0$ and then $\alpha = 2$. Which path ends lowest at each? Call
+#    `probe_landscape(trunk="runs/sup", data=None, steps=500)` on the supervised trunk of
+#    exercise 3: does the path towards the mask go down on semantic features?

@@ -27,6 +27,7 @@ from .runs import build_run, ensure_run, is_finished_run_of, load_run
 from .runs.protocols import knn_eval, linear_eval
 from .studies import challenge, exercises, sweep
 from .studies.bench import format_markdown, run_bench
+from .studies.landscape import Landscape, ld_along_paths, probe_landscape
 from .studies.objective import objective_table, read_cells, run_cell, trunks_markdown
 from .studies.smoke import smoke_runs
 from .tables import fmt_mean_se, mean_se, table_markdown
@@ -34,6 +35,7 @@ from .train import Trainer, format_summary
 from .viz import (Explorer, epoch_grid, plot_learning_curves, plot_metrics,
                   plot_saliency_evolution, reference_runs, saliency_grid)
 from .viz.gallery import gallery, knob_gallery
+from .viz.landscape import landscape_widget, plot_landscape
 from .viz.plots import plot_oracle_losses, plot_sweep
 
 __all__ = [
@@ -56,7 +58,9 @@ __all__ = [
     # figures and the explorer
     "Explorer", "epoch_grid", "saliency_grid", "reference_runs", "smoke_runs", "plot_metrics",
     "plot_saliency_evolution", "plot_learning_curves", "plot_oracle_losses", "plot_sweep",
+    "plot_landscape", "landscape_widget",
     # studies
     "objective_table", "read_cells", "run_cell", "trunks_markdown", "run_bench",
-    "format_markdown", "sweep", "challenge", "exercises",
+    "format_markdown", "sweep", "challenge", "exercises", "probe_landscape", "Landscape",
+    "ld_along_paths",
 ]

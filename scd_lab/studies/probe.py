@@ -187,7 +187,7 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
                     alpha: float = 1.0, lam: float = 0.5, steps: int = 2000, batch: int = 64,
                     lr: float = 0.05, base_momentum: float = 0.99, eval_every: int = 250,
                     seed: int = 0, progress: bool = False, pool: dict | None = None,
-                    pool_size: int = POOL_SIZE, **head_kw) -> dict:
+                    pool_size: int = POOL_SIZE, keep_heads: bool = False, **head_kw) -> dict:
     """Train only the heads on a frozen trunk with lam * L_d (SCD) or the LEWEL loss.
 
     Args:
@@ -202,6 +202,8 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
         eval_every: steps between measurements of the map (also at 0 and at the end).
         pool, pool_size: the views' feature maps (``view_pool``; made here, of at most
             ``pool_size`` pairs, when not given).
+        keep_heads: also return the trained heads (``"heads"``: not JSON; the objective's
+            landscape, ``scd_lab.studies.landscape``, evaluates L_d with them).
         head_kw: ``proj_hidden``, ``proj_dim``, ``pred_hidden``, ``semantic_predictor``,
             ``semantic_bn`` (``build_heads``).
 
@@ -250,10 +252,11 @@ def objective_probe(trunk: nn.Module, train, held, augment, method: str = "scd",
     with torch.no_grad():  # the learned map of the first held-out images, for figures
         heads.eval()
         examples = heads.maps_from_features(held_feats[:EXAMPLES])[heads.default_map].float()
-    return {"history": history, "final_loss": sum(tail) / len(tail), "method": method,
-            "example_maps": [[[round(v, 4) for v in r] for r in m] for m in examples.tolist()],
-            "alpha": alpha, "lam": lam, "steps": steps, "seed": seed,
-            "pool_pairs": len(pool["f1"])}
+    res = {"history": history, "final_loss": sum(tail) / len(tail), "method": method,
+           "example_maps": [[[round(v, 4) for v in r] for r in m] for m in examples.tolist()],
+           "alpha": alpha, "lam": lam, "steps": steps, "seed": seed,
+           "pool_pairs": len(pool["f1"])}
+    return {**res, "heads": heads} if keep_heads else res
 
 
 def feature_masks(masks: Tensor, params: dict, out_size: int, feat_size) -> Tensor:
