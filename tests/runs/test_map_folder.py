@@ -114,6 +114,8 @@ def test_a_missing_map_and_bad_options(tmp_path):
 def test_eval_maps_of_a_runs_last_snapshot(tmp_path):
     """``--run``: every map of a run's last snapshot against its probe masks, no checkpoint
     needed (a shipped reference run), the same numbers as the protocols called directly."""
+    import torch
+
     from scd_lab.eval.map_protocols import map_protocols
     from scd_lab.eval.saliency_metrics import upsample_maps
     from scd_lab.paths import reference_runs_dir
@@ -121,13 +123,14 @@ def test_eval_maps_of_a_runs_last_snapshot(tmp_path):
     from scd_lab.runs.map_folder import evaluate_snapshot_maps
 
     run = reference_runs_dir() / "demo-scd-byol"
-    res = evaluate_snapshot_maps(run, size=64)
-    assert list(res["maps"]) == ["scd_fg", "channel_sum"] and res["size"] == 64
+    res = evaluate_snapshot_maps(run, size=32)
+    assert list(res["maps"]) == ["scd_fg", "channel_sum"] and res["size"] == 32
     opened = Run.open(run)
-    want = map_protocols(upsample_maps(opened.snapshots[-1]["maps"]["scd_fg"].float(), 64),
-                         opened.masks.bool())
+    masks = torch.nn.functional.interpolate(opened.masks[:, None].float(), size=(32, 32),
+                                            mode="nearest")[:, 0] > 0.5  # nearest, as the verb
+    want = map_protocols(upsample_maps(opened.snapshots[-1]["maps"]["scd_fg"].float(), 32), masks)
     assert res["maps"]["scd_fg"] == pytest.approx(want)
-    ok = _cli("--run", run, "--size", "64", "--json")
+    ok = _cli("--run", run, "--size", "32", "--json")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["scd_fg"] == pytest.approx(want)
     both = _cli("--run", run, "--maps", tmp_path)
