@@ -47,3 +47,12 @@ for cell in runs/study/*/; do
   mkdir -p "scd_lab/shipped/study/$(basename "$cell")" && cp "$cell"seed*.json "scd_lab/shipped/study/$(basename "$cell")/"
 done
 cp runs/study/trunks.json scd_lab/shipped/study/
+# §5: the papers' map protocols on the shipped reference runs, and the demo's runs trained again
+# with checkpoints for the protocols, faithfulness and the paired SCD-BYOL - BYOL differences
+for r in scd_lab/shipped/reference_runs/*/; do echo "## $(basename "$r")"; scd-lab eval maps --run "$r"; done
+scd-lab demo --out runs/demo-paired
+for m in byol scd-byol lewel-byol; do
+  scd-lab eval saliency runs/demo-paired/$m
+  scd-lab eval faithfulness runs/demo-paired/$m --images 256
+done
+scd-lab eval report runs/demo-paired/byol runs/demo-paired/scd-byol --paired
