@@ -10,7 +10,7 @@ from .faithfulness import faithfulness_curves
 from .features import embed, eval_mode, method_maps
 from .knn import knn_accuracy, knn_predict
 from .linear import features_for, linear_probe
-from .map_protocols import corloc, dino_jaccard, map_protocols, max_box_acc_v2, pxap
+from .map_protocols import corloc, dino_jaccard, max_box_acc_v2, pxap
 from .paired import paired_bootstrap
 from .saliency_metrics import (auroc, best_threshold_iou, centre_prior, iou_at, map_reports,
                                per_image_aurocs, pointing_game, saliency_report, upsample_maps)
@@ -20,5 +20,5 @@ __all__ = ["embed", "eval_mode", "method_maps", "knn_accuracy", "knn_predict", "
            "best_threshold_iou", "iou_at", "map_reports", "per_image_aurocs",
            "saliency_report", "upsample_maps", "pointing_game", "centre_prior",
            "features_for", "linear_probe", "label_subset", "finetune", "faithfulness_curves",
-           "map_protocols", "pxap", "max_box_acc_v2", "dino_jaccard", "corloc",
+           "pxap", "max_box_acc_v2", "dino_jaccard", "corloc",
            "paired_bootstrap"]
