@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 from ..config import plugin
+from ..eval.paired import RESAMPLES
 from ..rundir import RunDir
 from ..runs.export import export_run
 from ..runs.faithfulness import faithfulness_eval
@@ -285,8 +286,8 @@ def build_eval_parser(prog: str = "scd-lab eval") -> argparse.ArgumentParser:
     q.add_argument("--paired", action="store_true", help="pair each SCD run with its base run "
                    "(same config and seed but the method) and give the kNN and map-AUROC "
                    "differences with paired bootstrap 95%% intervals (OUT/paired.md, .csv)")
-    q.add_argument("--resamples", type=int, default=2000, metavar="B",
-                   help="bootstrap resamples of --paired (default 2000)")
+    q.add_argument("--resamples", type=int, default=RESAMPLES, metavar="B",
+                   help=f"bootstrap resamples of --paired (default {RESAMPLES})")
     q = add("export", cmd_export, "the trunk for torchvision or Detectron2 (resnet18 / "
             "resnet50 trunks only)")
     q.add_argument("--format", choices=("torchvision", "detectron2"), required=True)

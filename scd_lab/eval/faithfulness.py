@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..data.augment import gaussian_blur
-from .knn import knn_predict
+from .knn import knn_correct
 from .saliency_metrics import upsample_maps
 
 ORDERS = ("delete_fg_first", "delete_bg_first", "insert_fg_first", "insert_bg_first")
@@ -147,8 +147,8 @@ def faithfulness_curves(encode: Callable[[Tensor], Tensor], images: Tensor, maps
             z = embed(x)  # (N, D)
             out = {"cosine": float(F.cosine_similarity(z, reference, dim=1).mean())}
             if with_knn:
-                scores = knn_predict(z, bank, bank_labels, num_classes, k, tau)  # (N, C)
-                out["knn"] = float((scores.argmax(1) == labels).float().mean())
+                right = knn_correct(z, labels, bank, bank_labels, num_classes, k, tau)  # (N,)
+                out["knn"] = float(right.float().mean())
             cache[key] = out
         return cache[key]
 

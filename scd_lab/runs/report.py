@@ -18,7 +18,7 @@ from pathlib import Path
 from ..config import base_method, plugin, resolve, to_dict
 from ..errors import RunError
 from ..eval.paired import RESAMPLES, paired_bootstrap
-from ..eval.saliency_metrics import minmax_normalize, per_image_aurocs, upsample_maps
+from ..eval.saliency_metrics import minmax_normalize, upsample_maps
 from ..rundir import RunDir
 from ..tables import table_csv, table_markdown
 from .build import config_differences
@@ -26,7 +26,7 @@ from .load import EvalError, as_run
 from .protocols import knn_eval, linear_eval, progress_bar
 from .saliency import evaluate_saliency, saliency_maps
 from ..methods import MAP_ORDER, default_map_name, method_kwargs, order_maps
-from .scoring import REPORT_FIGURES, TITLES, last_recorded, last_value
+from .scoring import REPORT_FIGURES, TITLES, last_recorded, last_value, per_image_auroc
 
 # the map columns: (figure, its title); a map's column is "{map} {title}"
 MAP_COLUMNS = tuple((k, TITLES[k]) for k in REPORT_FIGURES)
@@ -322,7 +322,7 @@ def per_image_values(run_dir, progress: bool = False) -> dict:
         out["map"] = default_map_name(s.cfg.method.name)
         m = saliency_maps(s, held.images, gradcam=False, progress=progress)[out["map"]]
         up = upsample_maps(m.cpu(), tuple(held.masks.shape[-2:]))
-        out["AUROC"] = per_image_aurocs(minmax_normalize(up), held.masks.cpu())
+        out["AUROC"] = per_image_auroc(up, held.masks.cpu())
     return out
 
 

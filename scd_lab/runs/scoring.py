@@ -33,7 +33,14 @@ CHALLENGE_FIGURES = ("auroc", "polarity", "auroc_per_image_unsigned", "pointing_
 # the probe study's figures of a head's map (``mean``: the raw map's mean value); any key of
 # ``saliency_report`` may be asked of ``score_map``, and ``pointing_game``
 PROBE_FIGURES = ("auroc", "polarity", "auroc_per_image_unsigned", "mean", "best_iou")
-# maps in table order; any other map follows in name order
+
+
+def per_image_auroc(up: Tensor, masks: Tensor) -> Tensor:
+    """The per-image AUROC (B,) of a map already at the masks' size, min-max normalised per
+    image (NaN for an empty or full mask)."""
+    return per_image_aurocs(minmax_normalize(up), masks)
+
+
 def score_map(up: Tensor, masks: Tensor, figures=FIGURES) -> dict:
     """``figures`` of one map (B, H, W), already at the masks' size, against masks (B, H, W)."""
     rep = saliency_report(up, masks)
@@ -56,7 +63,7 @@ def score_maps(maps: dict[str, Tensor], masks: Tensor, figures=FIGURES) -> tuple
     for name, m in maps.items():
         up = upsample_maps(m.cpu(), tuple(masks.shape[-2:]))  # (B, H, W)
         metrics[name] = score_map(up, masks, figures)
-        per_image[name] = per_image_aurocs(minmax_normalize(up), masks)
+        per_image[name] = per_image_auroc(up, masks)
     return metrics, per_image
 
 
@@ -74,4 +81,4 @@ def last_recorded(records: list[dict], figures=REPORT_FIGURES) -> dict:
 
 
 __all__ = ["FIGURES", "TITLES", "REPORT_FIGURES", "CHALLENGE_FIGURES", "PROBE_FIGURES",
-           "score_map", "score_maps", "last_value", "last_recorded"]
+           "per_image_auroc", "score_map", "score_maps", "last_value", "last_recorded"]
