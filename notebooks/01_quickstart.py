@@ -94,4 +94,7 @@ print(len(snaps), "snapshots; epoch", run.epoch, "; map shape", tuple(snaps[-1][
 # * A run is a folder: `RunDir(path)` reads its records and snapshots, `load_run(path)` its
 #   trained method. The saliency explorer (notebook 05) reads the same folders.
 # * Exercise: rerun with `method.alpha=0.0` and compare the AUROC curves. What does the margin do?
-# * Exercise: rerun with `backbone.padding_mode=reflect`. Does the map's `mean_map_std` change?
+#   Add the override to `overrides` *and rename `RUN`* (e.g. `"nb01-scd-byol-alpha0"`): the old
+#   folder holds a run of the old config, and `ensure_run` refuses to mix the two.
+# * Exercise: rerun with `backbone.padding_mode=reflect` (again under a new `RUN`). Does the
+#   map's `mean_map_std` change?

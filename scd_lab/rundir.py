@@ -99,9 +99,14 @@ class RunDir:
                 stale.unlink(missing_ok=True)
             for snap in self.snapshot_dir.glob("step_*.pt"):
                 snap.unlink()
-            self.meta_path.write_text(json.dumps(meta, indent=2))
+            self.write_meta(meta)
         else:
             self.truncate_metrics(start_step)
+
+    def write_meta(self, meta: dict) -> None:
+        """``meta.json``: what made the run (``Trainer.fit`` via ``start``; a folder another
+        command writes, e.g. the supervised ceiling's, names its ``default_map`` there)."""
+        _write_json(self.meta_path, meta)
 
     def log(self, record: dict) -> None:
         """Append one JSON line (floats from tensors are converted)."""

@@ -39,3 +39,20 @@ def test_the_shipped_files_are_package_data():
     assert shipped_dir().parent == Path(scd_lab.__file__).resolve().parent
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert '"scd_lab" = ["shipped/**/*"]' in pyproject
+
+
+def test_each_reference_run_opens_on_the_map_it_was_made_to_show():
+    """The supervised ceiling's folder has no config: it opens on its map ``ceiling`` (AUROC
+    0.891), not on the first map of its snapshots (``scd_fg``, 0.359)."""
+    from scd_lab.methods import default_map_name
+    from scd_lab.runs import Run
+    from scd_lab.viz.explorer import ExplorerModel
+
+    for name, path in RUNS.items():
+        run = Run.open(path)
+        want = "ceiling" if name.startswith("ceiling-") else default_map_name(run.cfg.method.name)
+        assert run.default_map == want, name
+    model = ExplorerModel(reference_runs("distinct"))
+    state = model.default_state()
+    assert state.maps["ceiling-distinct-zeros"] == "ceiling"
+    assert model.panel(state, "ceiling-distinct-zeros").auroc == pytest.approx(0.891, abs=5e-4)

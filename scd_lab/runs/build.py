@@ -11,6 +11,9 @@ code builds a ``Trainer`` to load a run.
 """
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import torch
 
 from ..config import SYNTHETIC_KNOBS, Config, resolve, to_dict
@@ -140,10 +143,15 @@ def config_differences(a: Config, b: Config, ignore=()) -> dict[str, tuple]:
     return out
 
 
-def _differences(asked: Config, there: Config) -> list[str]:
-    """The differences that stop ``ensure_run`` from reusing a run, as sentences."""
-    return [f"{name}: {b!r} there, {a!r} asked" for name, (a, b) in
-            config_differences(asked, there, ignore=("train.progress",)).items()]
+def _differences(asked: Config, there: Config) -> dict[str, tuple]:
+    """The differences that stop ``ensure_run`` from reusing a run: ``{key: (asked, there)}``."""
+    return config_differences(asked, there, ignore=("train.progress",))
+
+
+def _slug(diff: dict[str, tuple]) -> str:
+    """A folder-name suffix for the first two differences: ``alpha0.0``."""
+    text = "-".join(f"{key.split('.')[-1]}{asked}" for key, (asked, _) in list(diff.items())[:2])
+    return re.sub(r"[^A-Za-z0-9._=-]+", "", text)
 
 
 def is_finished_run_of(cfg: Config, out) -> bool:
@@ -164,9 +172,13 @@ def ensure_run(cfg: Config, out, data=None, callbacks=()) -> dict:
     if rundir.exists():
         diff = _differences(resolve(cfg), rundir.config())
         if diff:
-            raise RunError(f"{str(out)!r} holds a run of another config ({'; '.join(diff[:3])}"
-                           f"{'; ...' if len(diff) > 3 else ''}); choose another folder or "
-                           "delete it")
+            fresh = Path(out).with_name(f"{Path(out).name}-{_slug(diff)}")
+            said = [f"{key}: {b!r} there, {a!r} asked" for key, (a, b) in diff.items()]
+            raise RunError(f"{str(out)!r} holds a run of another config ({'; '.join(said[:3])}"
+                           f"{'; ...' if len(said) > 3 else ''}); give this config a folder "
+                           f"of its own: in a notebook set RUN to a new name (e.g. RUN = "
+                           f"runs_root() / {fresh.name!r}), on the command line pass "
+                           f"--out {fresh}; or delete {str(out)!r} to train it there")
         if rundir.is_finished():
             return rundir.summary()
         return build_run(None, out, resume=True, data=data, callbacks=callbacks).fit()

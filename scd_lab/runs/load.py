@@ -291,10 +291,7 @@ class Run:
         try:
             return self.cfg.method.name
         except Exception:  # reference runs may ship without config.yaml
-            try:
-                return self.rundir.meta().get("method")
-            except Exception:
-                return None
+            return self._meta().get("method")
 
     def _read_probe(self) -> None:
         if self._probe is None and self.rundir is not None and self.rundir.has_probe():
@@ -336,17 +333,27 @@ class Run:
 
     @property
     def default_map(self) -> str | None:
-        """The method's own map (``default_map_name``) when the snapshots hold it, else the
+        """The map that shows this run, when the snapshots hold it: the one ``meta.json``
+        names (``default_map``: e.g. the supervised ceiling's folder, scored on its map
+        ``ceiling``), else the method's own (``default_map_name`` of ``method_name``), else the
         first of ``map_names`` (None without snapshots)."""
         names = self.map_names
-        if self.method_name:
-            try:
-                name = default_map_name(self.method_name)
-                if name in names:
-                    return name
-            except Exception:  # a method this version does not know
-                pass
+        for name in (self._meta().get("default_map"), self._method_default()):
+            if name in names:
+                return name
         return names[0] if names else None
+
+    def _meta(self) -> dict:
+        try:
+            return self.rundir.meta() if self.rundir is not None else {}
+        except Exception:  # no meta.json (a method in memory, an older folder)
+            return {}
+
+    def _method_default(self) -> str | None:
+        try:
+            return default_map_name(self.method_name) if self.method_name else None
+        except Exception:  # a method this version does not know
+            return None
 
     def snapshot_index_at(self, epoch: float) -> int | None:
         """Index in ``snapshots`` of the last one at or before ``epoch`` (the first one if all

@@ -32,6 +32,7 @@ def write_reference(run, net, held, own: str, root) -> Path:
     rd.path.mkdir(parents=True, exist_ok=True)
     probe = run.rundir.probe()
     rd.save_probe(probe["images"], probe["labels"], probe["masks"], probe.get("class_names"))
+    rd.write_meta({"default_map": "ceiling", "ceiling_of": run.path.name, "own_map": own})
     f_probe = feature_maps(run.method.encoder, probe["images"], run.eval_input)
     f_held = feature_maps(run.method.encoder, held.images, run.eval_input)
     maps_probe = {"ceiling": torch.sigmoid(net.logits(f_probe)),

@@ -9,6 +9,7 @@ import pytest
 
 from scd_lab.cli import main
 from scd_lab.rundir import RunDir
+from scd_lab.runs import Run
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
 from helpers import TINY  # noqa: E402
@@ -58,6 +59,8 @@ def test_ceiling_by_class_on_a_finished_run(conditions, tmp_path, capsys):
     snap = ref.snapshots()
     assert len(snap) == 1 and set(snap[0]["maps"]) == {"ceiling", "scd_fg"}
     assert "ceiling/auroc" in ref.metrics("saliency")[0]
+    # the explorer shows the folder's supervised map first, not the run's own map
+    assert Run.open(ref.path).default_map == "ceiling"
 
 
 def test_channel_sum_baseline_lines(capsys):

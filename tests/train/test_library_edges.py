@@ -60,8 +60,11 @@ def test_ensure_run_refuses_a_run_of_another_config(data, tmp_path):
     cfg = tiny_config("byol", ["train.max_steps=1", "train.knn_every=0"])
     ensure_run(cfg, tmp_path / "run", data=data)
     other = apply_overrides(cfg, ["method.base_momentum=0.9"])
-    with pytest.raises(Exception, match=r"another config \(method.base_momentum"):
+    with pytest.raises(Exception, match=r"another config \(method.base_momentum") as err:
         ensure_run(other, tmp_path / "run", data=data)
+    # the fix, named: a folder of its own (a notebook's RUN renamed), or delete the old run
+    assert "set RUN to a new name" in str(err.value) and "run-base_momentum0.9" in str(err.value)
+    assert f"--out {tmp_path / 'run-base_momentum0.9'}" in str(err.value)
 
 
 def test_is_finished_run_of_says_when_ensure_run_would_reuse(data, tmp_path):

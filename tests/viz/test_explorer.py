@@ -7,7 +7,8 @@ import torch
 from scd_lab.errors import RunError
 from scd_lab.rundir import RunDir
 from scd_lab.viz.explorer import (INVERTED_MARK, Explorer, ExplorerModel, ExplorerState,
-                                  ProbeMismatchError)
+                                  ProbeMismatchError, reference_runs)
+from scd_lab.viz.explorer.model import clearest_image
 
 
 @pytest.fixture
@@ -32,6 +33,19 @@ def test_state_selects_the_snapshot_image_and_map(two_runs):
     assert p.auroc == pytest.approx(0.6) and p.best_iou == pytest.approx(0.32)
     assert p.mask is not None and p.mask.shape == (16, 16)
     assert model.panel(st.with_(show_mask=False), "SCD").mask is None
+
+
+def test_the_default_image_is_the_one_with_the_largest_object():
+    masks = torch.zeros(4, 8, 8, dtype=torch.uint8)
+    masks[0, :1, :1] = 1  # a speck
+    masks[1, :4, :4] = masks[3, 4:, 4:] = 1  # a tie: the first wins
+    masks[2, :2, :2] = 1
+    assert clearest_image(masks, [0, 1, 2, 3]) == 1 and clearest_image(masks, [0, 2, 3]) == 3
+    assert clearest_image(None, [2, 3]) == 2 and clearest_image(masks, []) == 0
+    # the demo's first probe image shows a speck of its object (3 % of the pixels): not it
+    model = ExplorerModel(reference_runs("demo"), images=8)
+    image = model.default_state().image
+    assert image != 0 and image == clearest_image(model.masks, model.images)
 
 
 def test_inverted_marker_and_flip(two_runs):

@@ -219,9 +219,11 @@ class ExplorerModel(PanelPixels):
         return sorted({e for r in self.runs.values() for e in r.epochs})
 
     def default_state(self) -> ExplorerState:
+        """The last epoch, each run's ``default_map`` and the offered image whose object is
+        largest (``clearest_image``)."""
         tl = self.timeline
         return ExplorerState(epoch=tl[-1] if tl else 0.0,
-                             image=self.images[0] if self.images else 0,
+                             image=clearest_image(self.masks, self.images),
                              maps={label: r.default_map for label, r in self.runs.items()})
 
     def refresh(self) -> list[str]:
@@ -265,6 +267,18 @@ class ExplorerModel(PanelPixels):
 
     def panels(self, state: ExplorerState) -> list[Panel]:
         return [self.panel(state, label) for label in self.labels]
+
+
+def clearest_image(masks, images: list[int]) -> int:
+    """Of the probe indices ``images``, the one whose mask (N, H, W) covers the most pixels:
+    an image whose object is plainly visible (the first on a tie; the first without masks,
+    0 without images)."""
+    if not images:
+        return 0
+    if masks is None:
+        return images[0]
+    area = masks[images].flatten(1).float().mean(1)  # (len(images),) foreground share
+    return images[int(torch.argmax(area))]  # argmax: the first of equal maxima
 
 
 def reference_runs(group: str | None = None, root=None) -> dict[str, Path]:
