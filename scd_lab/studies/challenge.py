@@ -119,6 +119,27 @@ def planned_steps(cfg: Config) -> int:
     return t.max_steps or t.epochs * (n // t.batch_size)
 
 
+def tier_of(cfg: Config) -> str | None:
+    """The tier whose network and data a config keeps (``"full"`` or ``"smoke"``: none of
+    ``FIXED`` changed from that tier's starting point), else None."""
+    for tier in ("full", "smoke"):
+        if not set(FIXED) & set(config_changes(cfg, starting_config(tier == "smoke"))):
+            return tier
+    return None
+
+
+def check_tier(cfg: Config, smoke: bool, where="the run") -> None:
+    """Raise ``RunError`` when ``cfg`` is a run of the other tier than the one asked for (a
+    smoke run scored without ``--smoke`` would only break the rules), naming the fix."""
+    tier = tier_of(cfg)
+    if tier == "smoke" and not smoke:
+        raise RunError(f"{where} is a smoke-tier run (the smoke tier's tiny network and "
+                       "32 px images): score it with --smoke (`scd-lab challenge --smoke RUN`, "
+                       "score(run, smoke=True)); smoke scores mean nothing about the method")
+    if tier == "full" and smoke:
+        raise RunError(f"{where} is a full-tier run: score it without --smoke")
+
+
 def check_rules(cfg: Config, smoke: bool = False, steps: int | None = None,
                 reference: Config | None = None) -> list[str]:
     """What a config breaks of the challenge's rules (empty: none).
@@ -135,6 +156,9 @@ def check_rules(cfg: Config, smoke: bool = False, steps: int | None = None,
         problems.append(f"method.name={cfg.method.name}: the challenge is about SCD's map; "
                         f"use one of {list(SCD_METHODS)}")
     changes = config_changes(cfg, reference)
+    if not smoke and tier_of(cfg) == "smoke":
+        problems.append("a smoke-tier run (its network and images are the smoke tier's): "
+                        "use the smoke tier (--smoke, smoke=True)")
     for key in FIXED:
         if key in changes:
             problems.append(f"{key}={changes[key]}: the network and the dataset are fixed "
@@ -197,6 +221,8 @@ def score(run, smoke: bool = False, n: int | None = None, ceiling_train: int | N
     ceiling_steps = ceiling_steps or tier["ceiling_steps"]
     if not isinstance(run, Run):
         run = load_run(run, with_data=False)
+    if reference is None:
+        check_tier(run.cfg, smoke, where=str(run.path))
     reference = reference or starting_config(smoke)
     train, test = data if data is not None else build_data(resolve(reference).data)
     if test.masks is None or train.masks is None:

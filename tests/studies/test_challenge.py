@@ -12,6 +12,8 @@ from scd_lab.studies import challenge
 from scd_lab import ensure_run
 from scd_lab.config import apply_overrides
 from scd_lab.eval.saliency_metrics import centre_prior
+from scd_lab.cli import main
+from scd_lab.errors import RunError
 from scd_lab.rundir import RunDir
 
 
@@ -70,6 +72,20 @@ def test_rules():
         ["train.batch_size=128", "train.epochs=15"])) == []
     quiet = challenge.challenge_config(["train.progress=false", "train.knn_every=0"])
     assert challenge.config_changes(quiet, start) == {}
+
+
+def test_a_run_of_one_tier_scored_as_the_other_is_refused_with_the_fix():
+    smoke, full = challenge.starting_config(smoke=True), challenge.starting_config()
+    assert challenge.tier_of(smoke) == "smoke" and challenge.tier_of(full) == "full"
+    wider = challenge.challenge_config(["backbone.widths=[32, 64, 128, 256]"])
+    assert challenge.tier_of(wider) is None
+    assert challenge.check_rules(smoke)[0].startswith("a smoke-tier run")
+    with pytest.raises(RunError, match=r"smoke-tier run .*--smoke"):
+        challenge.check_tier(smoke, smoke=False)
+    with pytest.raises(RunError, match="full-tier run: score it without --smoke"):
+        challenge.check_tier(full, smoke=True)
+    challenge.check_tier(smoke, smoke=True)
+    challenge.check_tier(wider, smoke=False)  # another network: scored, its rules broken
 
 
 def test_submission_dir(monkeypatch, tmp_path):
@@ -155,6 +171,14 @@ def test_score_run_keeps_the_score(smoke_run, monkeypatch):
     assert (path / "eval" / "challenge-smoke.json").is_file()
     monkeypatch.setattr(challenge, "score", lambda *a, **k: pytest.fail("scored again"))
     assert challenge.score_run(path, smoke=True) == first  # read back, not recomputed
+
+
+def test_a_smoke_run_scored_without_smoke_says_so(smoke_run, capsys):
+    path, _ = smoke_run
+    assert main(["challenge", str(path)]) == 2  # refused before any scoring
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "smoke-tier run" in err and "--smoke" in err
+    assert not (path / "eval" / "challenge.json").exists()
 
 
 @pytest.mark.slow  # a subprocess: the whole suite runs it, the fast suite does not
