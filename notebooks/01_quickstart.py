@@ -10,7 +10,7 @@
 #
 # | tier | what runs | time |
 # |---|---|---|
-# | CPU smoke (`SMOKE = True`, CI) | 20 hand-built steps, a 2-epoch run on 512 images | measured: about 30 s on the project's 2-core machine |
+# | CPU smoke (`SMOKE = True`, CI) | 20 hand-built steps, a 2-epoch run on 512 images | measured on the project's 2-core machine: 29 s in the idle test suite, 109 s at load average 9-10 |
 # | CPU full (`SMOKE = False`) | the `cpu` preset, 4 epochs of SCD-BYOL on 5,000 images | estimated from the demo's measured rate (about 75 s an epoch with its monitors): about 5 min |
 # | one GPU | the same, with `train.device=cuda` | not measured in this release |
 #

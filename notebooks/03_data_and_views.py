@@ -11,7 +11,7 @@
 #
 # | tier | time (measured) |
 # |---|---|
-# | CPU smoke (CI) | under 30 s on the project's 2-core machine |
+# | CPU smoke (CI) | 6 s in the idle test suite on the project's 2-core machine (20 s at load average 2-6) |
 # | CPU full | about 45 s with the dataset cached (5,000 images; generated once, about 9 s) |
 # | one GPU | not needed |
 

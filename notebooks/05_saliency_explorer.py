@@ -32,8 +32,8 @@
 #
 # | runs | what you need | time to first picture | what to expect |
 # |---|---|---|---|
-# | `SMOKE = True` | nothing | about 1 min (2 tiny runs, CPU) | noisy maps; AUROC near 0.5 |
-# | reference runs (`RUNS = None`) | `scd_lab/shipped/reference_runs/` | seconds | the demo's runs: SCD's `scd_fg` ends at AUROC 0.58, no better than the channel-sum map of the same network (0.58); LEWEL's `lewel_maxvar` at 0.52, inverted at epoch 2 |
+# | CPU smoke: `SMOKE = True` | nothing | 11 s in the idle test suite, 28 s under load (2 tiny runs, CPU) | noisy maps; AUROC near 0.5 |
+# | CPU full: reference runs (`RUNS = None`) | `scd_lab/shipped/reference_runs/` | about 7 s | the demo's runs: SCD's `scd_fg` ends at AUROC 0.58, no better than the channel-sum map of the same network (0.58); LEWEL's `lewel_maxvar` at 0.52, inverted at epoch 2 |
 # | your `scd-lab demo` (CPU tier) | about 10 min of training on an idle 2-core machine | seconds once trained | the same figures as the reference runs (same seed) |
 # | GPU tier runs | a GPU run directory | seconds | not measured for this notebook; the README's 40-epoch H100 runs ended at AUROC 0.56-0.61 |
 #

@@ -17,7 +17,7 @@
 #
 # | tier | what runs | time |
 # |---|---|---|
-# | CPU smoke (CI) | α = 0 and the default cell (shared by the three grids), 1 seed, 1 epoch on 256 images | measured: about 1 min on the project's 2-core machine |
+# | CPU smoke (CI) | α = 0 and the default cell (shared by the three grids), 1 seed, 1 epoch on 256 images | measured on the project's 2-core machine: 37 s at load average 8-9 |
 # | CPU full | `scd_lab.studies.sweep.TIER`: 11 settings × 3 seeds (the default cell, α = 1 and λ = 0.5 with both hinges, is one run per seed shared by the three grids), SCD-BYOL with the `cpu` preset's trunk on 2,000 images for 6 epochs (186 steps) each | measured under load (4-6 other jobs on the 2 cores, one thread a run): 3-7 min a run, about 90 min for the 33 runs in two lanes; read back in seconds once trained |
 # | one GPU | the same grids with `--set` overrides towards a GPU run (`train.device=cuda`, a ResNet-18 trunk, more epochs) and another `--out` | not measured in this release |
 #

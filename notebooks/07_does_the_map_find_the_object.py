@@ -14,7 +14,7 @@
 # | tier | what runs | time |
 # |---|---|---|
 # | CPU smoke (CI) | reads the shipped runs and study results (`scd_lab/shipped/study/`), plus two 20-step probes of batch 32 on a random trunk (section 5's cell, section 6's landscape) | measured with section 6: 1 min 26 s alone (load average about 4), 43 s in the test suite (2026-12-06, under load) |
-# | CPU full | the same reading, one 500-step probe cell (`PROBE_STEPS`) on a random trunk, and the landscape's 500-step heads | measured: about 3 min with one thread (the study's cells: `docs/findings.md`), and 55 s for section 6 |
+# | CPU full | the same reading, one 500-step probe cell (`PROBE_STEPS`) on a random trunk, and the landscape's 500-step heads | measured: about 3 min with one thread (the study's cells: `docs/findings.md`), and 55 s for section 6: about 4 min in all |
 # | one GPU | not needed: every heavy number is read from `scd_lab/shipped/study/` and `scd_lab/shipped/reference_runs/` | - |
 #
 # **The measured answer, up front.** On the kit's data, SCD's map does not find the object

@@ -10,7 +10,7 @@
 #
 # | tier | what runs | time |
 # |---|---|---|
-# | CPU smoke (CI) | a 1-epoch SCD-BYOL run on 256 images, probes of 20 epochs | measured: about 1 min on the project's 2-core machine |
+# | CPU smoke (CI) | a 1-epoch SCD-BYOL run on 256 images, probes of 20 epochs | measured on the project's 2-core machine: 10 s in the idle test suite, 26 s at load average 6-8 |
 # | CPU full | the `cpu`-preset SCD-BYOL run (6 epochs; reused from `scd-lab demo` when present), probes of 100 epochs, 3 seeds each | not measured yet; the 6-epoch run alone takes about 7 min (the demo's rate) |
 # | one GPU | the same on a run of the `in100-r18` preset | not measured in this release |
 
