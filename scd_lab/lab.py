@@ -31,7 +31,7 @@ from .studies.landscape import Landscape, ld_along_paths, probe_landscape
 from .studies.objective import objective_table, read_cells, run_cell, trunks_markdown
 from .studies.smoke import smoke_runs
 from .tables import fmt_mean_se, mean_se, table_markdown
-from .train import Trainer, format_summary
+from .train import Trainer, format_summary, smoke_note
 from .viz import (Explorer, epoch_grid, plot_learning_curves, plot_metrics,
                   plot_saliency_evolution, reference_runs, saliency_grid)
 from .viz.gallery import gallery, knob_gallery
@@ -47,7 +47,7 @@ __all__ = [
     "warp_masks", "resolve_spec",
     # configs, training and runs
     "Config", "TrainConfig", "OptimConfig", "get_preset", "apply_overrides", "Trainer",
-    "format_summary", "build_run", "ensure_run", "load_run", "is_finished_run_of", "RunDir",
+    "format_summary", "smoke_note", "build_run", "ensure_run", "load_run", "is_finished_run_of", "RunDir",
     # where things are
     "runs_root", "study_dir", "reference_runs_dir", "imagenet100_dir",
     # measurements and protocols

@@ -50,6 +50,7 @@ from ..runs.build import build_data, config_differences
 from ..runs.load import Run, load_run
 from ..runs.scoring import CHALLENGE_FIGURES, score_maps
 from ..tables import table_markdown
+from ..train import smoke_note
 from ..viz.explorer import reference_runs
 from .smoke import SMOKE_OVERRIDES
 
@@ -310,6 +311,8 @@ def leaderboard_markdown(scores) -> str:
     for s in ranked:
         for problem in s["violations"]:
             lines.append(f"- {s['name']} breaks a rule: {problem}")
+        if smoke_note(s.get("steps")):
+            lines.append(f"- {s['name']}: {smoke_note(s['steps'])}")
     return "\n".join(lines)
 
 

@@ -41,6 +41,7 @@ from ..schedules import cosine_lr
 from .checkpoint import save_checkpoint
 from .device import resolve_device, setup_distributed
 from .optim import build_optimizer
+from .summary import smoke_note
 
 
 class TrainingDiverged(UserError):
@@ -414,9 +415,11 @@ class Trainer:
 
 
 def format_summary(summary: dict) -> str:
-    """A short human-readable summary of ``Trainer.fit``'s result."""
+    """A short human-readable summary of ``Trainer.fit``'s result (a smoke run says so)."""
     lines = [f"{summary['method']}: {summary['steps']} steps ({summary['epochs']:g} epochs) in "
              f"{summary['wall_s']} s ({summary['train_images_per_s']} img/s)"]
+    if smoke_note(summary["steps"]):
+        lines.append("  " + smoke_note(summary["steps"]))
     if "knn_top1" in summary:
         lines.append(f"  kNN top-1: {summary['knn_top1_init']:.3f} at step 0 -> "
                      f"{summary['knn_top1']:.3f}")

@@ -200,17 +200,24 @@ def plot_sweep(summaries: dict[str, list[dict]], metrics=("knn", "auroc")):
 def plot_oracle_losses(cells: dict[str, list[dict]]):
     """L_d reached by the learned map beside the map fixed to the mask and to its inverse
     (``scd-lab study objective --oracle``), all three on the same seed (the first with the
-    oracle: same views, same λ), one group of bars per study cell that has the oracle."""
+    oracle: same views, same λ), one group of bars per study cell that has the oracle. The
+    title names that seed (each tick does when the cells' seeds differ): one seed, no error
+    bar."""
     import matplotlib.pyplot as plt
 
-    named = [(c, r) for c, r in cells.items() if any("oracle_mask" in x for x in r)]
+    named = [(c, next(x for x in r if "oracle_mask" in x)) for c, r in cells.items()
+             if any("oracle_mask" in x for x in r)]
+    seeds = [oracle.get("seed") for _, oracle in named]
     fig, ax = plt.subplots(figsize=(max(4.0, 1.4 * len(named)), 3.0))
     colours = ("tab:blue", "tab:green", "tab:red")
-    for i, (_, results) in enumerate(named):
-        oracle = next(x for x in results if "oracle_mask" in x)
+    for i, (_, oracle) in enumerate(named):
         ax.bar([i - 0.27, i, i + 0.27], [oracle["final_loss"], oracle["oracle_mask"],
                                          oracle["oracle_inverse"]], width=0.27, color=colours)
-    ax.set_xticks(range(len(named)), [c.replace("-scd-", "\n") for c, _ in named], fontsize=7)
+    one = len(set(seeds)) == 1
+    ax.set_xticks(range(len(named)), [c.replace("-scd-", "\n") + ("" if one else f"\nseed {s}")
+                                      for (c, _), s in zip(named, seeds)], fontsize=7)
+    ax.set_title(f"L_d reached on seed {seeds[0]} only (the seed with the oracle)" if one and named
+                 else "L_d reached, one seed per cell (the seed with the oracle)", fontsize=8)
     ax.set_ylabel("L_d reached")
     ax.legend([plt.Rectangle((0, 0), 1, 1, color=c) for c in colours],
               ["learned map", "map = mask", "map = inverse"], fontsize=7)

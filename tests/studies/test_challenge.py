@@ -114,6 +114,9 @@ def test_leaderboard_ranks_and_flags():
     assert "- wide breaks a rule: backbone.widths=..." in text
     assert "500 held-out images" in text
     assert challenge.leaderboard_markdown(fake_score("one", 0.5)).count("| one |") == 1
+    assert "smoke run" not in text
+    tiny = challenge.leaderboard_markdown({**fake_score("tiny", 0.5), "steps": 12})
+    assert "- tiny: NOTE: a smoke run (12 steps" in tiny and "mean nothing" in tiny
 
 
 def test_reference_answers_read_the_shipped_runs():

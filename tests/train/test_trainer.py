@@ -254,3 +254,14 @@ def test_eval_command_reproduces_the_runs_last_figures(tmp_path, monkeypatch):
     assert out["knn_top1"] == pytest.approx(summary["knn_top1"])
     assert out["scd_fg/auroc"] == pytest.approx(summary["scd_fg/auroc"])
     assert (tmp_path / "run" / "metrics.jsonl").read_text() == before  # nothing written
+
+
+def test_a_smoke_runs_summary_says_its_numbers_mean_nothing():
+    from scd_lab.train import SMOKE_STEPS, format_summary
+    base = {"method": "scd-byol", "epochs": 2.0, "wall_s": 3.0, "train_images_per_s": 40.0,
+            "knn_top1_init": 0.18, "knn_top1": 0.15}  # a smoke run's kNN can fall
+    smoke = format_summary({**base, "steps": 16}).splitlines()
+    assert smoke[1] == ("  NOTE: a smoke run (16 steps, fewer than 100): it checks that the code "
+                        "runs; its numbers mean nothing (too few steps to learn: kNN and AUROC "
+                        "move by noise and may fall)")
+    assert "NOTE" not in format_summary({**base, "steps": SMOKE_STEPS})  # the demo: 468 steps

@@ -66,3 +66,20 @@ def test_learning_curves_one_panel_per_metric_restricted_to_its_runs(tmp_path):
     assert [line.get_label() for line in lc.lines] == ["byol"]  # only the runs asked for
     assert [line.get_label() for line in ld.lines] == ["scd-byol"]  # BYOL has no L_d
     assert list(ld.lines[0].get_xdata()) == [0.5, 1.0, 1.5, 2.0]
+
+
+def test_the_oracle_plot_names_its_one_seed():
+    """The oracle runs on one seed (seed 0 in the shipped study): the figure says which."""
+    from scd_lab.paths import study_dir
+    from scd_lab.studies.objective import read_cells
+    from scd_lab.viz.plots import plot_oracle_losses
+
+    cells = read_cells(study_dir())
+    fig = plot_oracle_losses(cells)
+    ax = fig.axes[0]
+    assert ax.get_title() == "L_d reached on seed 0 only (the seed with the oracle)"
+    oracle = {"final_loss": 0.1, "oracle_mask": 0.2, "oracle_inverse": 0.3}
+    mixed = plot_oracle_losses({"a": [{**oracle, "seed": 0}], "b": [{**oracle, "seed": 2}]})
+    labels = [t.get_text() for t in mixed.axes[0].get_xticklabels()]
+    assert labels == ["a\nseed 0", "b\nseed 2"] and "one seed per cell" in mixed.axes[0].get_title()
+    matplotlib.pyplot.close("all")
