@@ -10,7 +10,7 @@
 #
 # | tier | what runs | time |
 # |---|---|---|
-# | CPU smoke (`SMOKE = True`, CI) | four 1-epoch runs on 128 images (16 px views, batch 32), probes of 20 epochs with 2 seeds, a 2-round benchmark at 16 px | measured: 61 s and 87 s in two runs of the notebook test on the project's 2-core CPU machine under load (other trainings running, load average 5-9; dataset cached) |
+# | CPU smoke (`SMOKE = True`, CI) | four 1-epoch runs on 128 images (16 px views, batch 32), probes of 20 epochs with 2 seeds, a 2-round benchmark at 16 px | measured: 29 s in the notebook test on the project's 2-core CPU machine under load (other trainings running, load average 9; dataset cached; 2026-12-06). An older version took 61 s and 87 s at load average 5-9 |
 # | CPU full (`SMOKE = False`) | the `cpu` preset, 6 epochs each (BYOL and SCD-BYOL reused from `scd-lab demo` when there), probes of 100 epochs with 3 seeds, a 12-round benchmark at 32 px | not measured. Estimated for an idle machine: training MoCo and SCD-MoCo about 4 min (the demo's measured BYOL rate scaled by the benchmark's CPU time per step), BYOL and SCD-BYOL another 3.5 min when the demo's runs are absent; the 12 probes, 4 kNN evaluations and the benchmark a few minutes more. Under load it is several times longer: one 100-epoch probe took 100 s at load average 6 |
 # | one GPU | the `in100-r18` preset on ImageNet-100 when `data/imagenet100` exists (ResNet-18, 96 px views, 200 epochs) | not measured; an estimate from the README's H100 benchmark of SCD-BYOL (4,092 images/s): about 1 h 45 min of training per method, about 7 h for the four, plus the monitors |
 #
