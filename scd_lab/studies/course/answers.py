@@ -150,7 +150,7 @@ ITEMS = (
              "1 pt: the gap to the run's own ceiling, computed.",
              "1 pt: the gap attributed correctly (map vs features) from the ceiling's level.")),
     written("09-polarity", 3, "polarity, and why the margin sits on the foreground",
-            "Compare the pooled AUROC with the per-image unsigned one: a high per-image figure "
+            "Read the pooled AUROC beside the per-image unsigned one: a high per-image figure "
             "with a pooled one near 0.5 means the polarity changes between images; a pooled "
             "figure below 0.5 means inverted. With alpha = 0 the two hinges are the same "
             "expression with fg and bg swapped; the margin on the foreground term is the only "

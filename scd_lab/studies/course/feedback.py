@@ -53,7 +53,8 @@ class Result:
             lines.append(f"this looks like a common mistake: {self.mistake}")
         if it.hints:
             lines.append(f"stuck? hint(\"{it.id}\") gives a hint; asking again gives more")
-        return "\n".join(textwrap.fill(line, 96, subsequent_indent="  ") for line in lines)
+        return "\n".join(textwrap.fill(line, 96, subsequent_indent="  ",
+                                                   break_on_hyphens=False) for line in lines)
 
 
 class CheckFailed(Exception):
@@ -98,8 +99,8 @@ def compare(got, want, atol: float) -> str | None:
         which = f"value {i + 1}: " if len(w) > 1 else ""
         if a.shape != b.shape:
             return f"{which}shape {tuple(a.shape)}, expected {tuple(b.shape)}"
-        if torch.isnan(a).any() and not torch.isnan(b).any():
-            return (f"{which}NaN where the answer is finite: a division by zero (a zero "
+        if not torch.isfinite(a).all() and torch.isfinite(b).all():
+            return (f"{which}NaN or inf where the answer is finite: a division by zero (a zero "
                     "denominator) gave it")
         if not torch.allclose(a, b, rtol=1e-4, atol=atol):
             return f"{which}the values differ (largest difference {(a - b).abs().max():.3g})"
@@ -119,8 +120,9 @@ def _run(fn, case):
 def _function(it: Item, fn, hidden: bool) -> Result:
     if not callable(fn):
         return Result(it, False, what=f"`{it.name}` is not a function yet: run its cell")
-    try:
-        used = library_calls(inspect.getsource(fn), it.forbidden)
+    try:  # the student's function (the kit's own references and mistakes may call it)
+        own = str(getattr(fn, "__module__", "")).startswith("scd_lab.")
+        used = [] if own else library_calls(inspect.getsource(fn), it.forbidden)
     except (OSError, TypeError):
         used = []
     if used:
@@ -169,20 +171,20 @@ def grading() -> bool:
     return os.environ.get("SCD_LAB_GRADING") == "1"
 
 
-def check(item_id: str, value=MISSING) -> bool:
+def check(item_id: str, value=MISSING) -> None:
     """Check an answer in a notebook; without ``value`` it is read from the calling notebook's
-    names. Prints the block when it passes; raises :class:`CheckFailed` when it does not."""
+    names. Prints the block when it passes; raises :class:`CheckFailed` when it does not.
+    Returns nothing, so that a notebook shows no value (and nbgrader reads none as a score)."""
     it = get_item(item_id)
     if it.kind == "written":
         print(f"{it.id} · {it.title}: a written answer, graded by hand")
-        return True
+        return
     if value is MISSING:
         value = sys._getframe(1).f_globals.get(it.name, MISSING)
     result = evaluate(it, value, hidden=grading())
     if not result.passed:
         raise CheckFailed(result.block())
     print(result.block(hidden=grading()))
-    return True
 
 
 def hint(item_id: str) -> None:
