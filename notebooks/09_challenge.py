@@ -165,7 +165,8 @@ display(Markdown(challenge.leaderboard_markdown([challenge.score_run(p, smoke=SM
 # %% [markdown]
 # ## What to hand in, and questions to answer
 #
-# Hand in your `OVERRIDES`, the leaderboard above, and a short answer to each question:
+# Hand in your `OVERRIDES`, the leaderboard above, and a short answer to each question (in the
+# graded answer cells at the end):
 #
 # 1. Is your score above the channel-sum map and the init map of the *same* run? If not, what
 #    did SCD's saliency net add?

@@ -74,6 +74,7 @@ def forbid(names: tuple[str, ...]):
 
 @contextlib.contextmanager
 def time_limit(seconds: int):
+    """Stop an answer that runs longer than ``seconds`` (in the main thread; elsewhere no limit)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -81,12 +82,14 @@ def time_limit(seconds: int):
     def stop(signum, frame):
         raise TimeoutError(f"stopped after {seconds} s")
     old = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(seconds)
+    before = signal.alarm(seconds)  # an alarm already set (a test runner's) is put back after
     try:
         yield
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+        if before:
+            signal.alarm(before)
 
 
 def _code(source: str) -> str:
