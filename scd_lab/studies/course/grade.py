@@ -162,12 +162,12 @@ def grade_notebook(path: Path) -> list[Row]:
         if it.kind == "written":
             text = (src or "").strip()
             blank = not text or text == TEXT_STUB
-            rows.append(Row(path.name, it.id, 0 if blank else None, it.points,
+            rows.append(Row(str(path), it.id, 0 if blank else None, it.points,
                             "no answer written" if blank else
                             f"graded by hand ({len(text.split())} words): see rubrics.md"))
             continue
         result = grade_item(it, src)
-        rows.append(Row(path.name, it.id, result.points, it.points,
+        rows.append(Row(str(path), it.id, result.points, it.points,
                         result.block(hidden=True).replace("\n", " / ")))
     return rows
 
