@@ -218,3 +218,11 @@ def test_an_answer_that_never_returns_is_stopped(tmp_path, monkeypatch):
     rows = {r.item: r for r in grade.grade_notebook(_write(tmp_path, nb))}
     assert rows["00-cosine"].points == 0 and "TimeoutError" in rows["00-cosine"].feedback
     assert rows["00-collapse-std"].points == 2
+
+
+def test_a_helper_of_ones_own_may_share_a_library_name():
+    mine = "def auroc(s, y):\n    return 0.5\n\ndef pixel_auroc(s, y):\n    return auroc(s, y)\n"
+    assert feedback.library_calls(mine, ("auroc",)) == []
+    theirs = "from scd_lab.lab import auroc\n\ndef pixel_auroc(s, y):\n    return auroc(s[None], y[None])\n"
+    assert feedback.library_calls(theirs, ("auroc",)) == ["auroc"]
+    assert feedback.library_calls("x = m.auroc(a, b)\n", ("auroc",)) == ["auroc"]

@@ -70,14 +70,15 @@ def library_calls(source: str, forbidden: tuple[str, ...]) -> list[str]:
         tree = ast.parse(textwrap.dedent(source))
     except SyntaxError:
         return []
-    found = set()
+    own = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    imported, called = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.alias):
-            found.add(node.name.rpartition(".")[2])
+            imported.add(node.name.rpartition(".")[2])
         elif isinstance(node, ast.Call):
             f = node.func
-            found.add(f.id if isinstance(f, ast.Name) else getattr(f, "attr", ""))
-    found &= set(forbidden)
+            called.add(f.id if isinstance(f, ast.Name) else getattr(f, "attr", ""))
+    found = (imported | (called - own)) & set(forbidden)  # a helper of one's own may share a name
     return sorted(found)
 
 
