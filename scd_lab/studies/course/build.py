@@ -151,7 +151,7 @@ def release(dest: Path) -> list[Path]:
 def rubrics_markdown() -> str:
     """Every item: points, kind, and what the grader checks or the rubric."""
     lines = ["# Graded items: answers and rubrics (instructor only)", ""]
-    for it in REGISTRY.values():
+    for it in sorted(REGISTRY.values(), key=lambda i: i.notebook):  # stable: registry order
         lines.append(f"## {it.id} · {it.title} ({it.kind}, {it.points} points)")
         if it.kind == "function":
             cases = [c.label for c in it.visible] + [c.label for c in it.hidden]
