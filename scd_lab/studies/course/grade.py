@@ -80,6 +80,7 @@ def time_limit(seconds: int):
         return
 
     def stop(signum, frame):
+        signal.alarm(1)  # again in a second, should this one land where it is swallowed
         raise TimeoutError(f"stopped after {seconds} s")
     old = signal.signal(signal.SIGALRM, stop)
     before = signal.alarm(seconds)  # an alarm already set (a test runner's) is put back after
