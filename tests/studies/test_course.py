@@ -78,7 +78,8 @@ def test_a_failed_check_is_a_block_not_a_traceback(capsys):
         exec('check("00-ema-halflife")', {"check": feedback.check})  # noqa: S102
 
 
-def test_hints_escalate_from_the_concept_to_the_formula(capsys):
+def test_hints_escalate_from_the_concept_to_the_formula(capsys, monkeypatch):
+    monkeypatch.setattr(feedback, "_asked", {})  # a fresh kernel: no hint asked yet
     it = item("02-ld")
     for _ in range(3):
         feedback.hint("02-ld")
