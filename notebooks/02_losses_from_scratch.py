@@ -9,9 +9,11 @@
 #
 # **Prerequisites.** Notebook 01. No training: everything runs on random tensors.
 #
-# **Exercises.** The cells between `### BEGIN SOLUTION` and `### END SOLUTION` are the
-# exercises; `notebooks/exercises/02_losses_from_scratch.ipynb` is the students' copy, with
-# each region replaced by `raise NotImplementedError` and every self-check cell kept.
+# **Graded exercises.** Five functions (3 points each) and two written answers (5 points).
+# Write each function in its answer cell, then run the cell below it: `check("ID")` says
+# whether the visible cases pass and, if not, which case fails and what looks wrong;
+# `hint("ID")` gives a hint, and a more precise one when asked again. Your instructor grades
+# with more cases than you see. Students get their copy from `scd-lab course release DIR`.
 #
 # | tier | time (measured) |
 # |---|---|
@@ -28,7 +30,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from scd_lab.lab import alignment_maps_from_z, exercises, losses, weighted_avg_pool
+from scd_lab.lab import check, hint
 
 torch.manual_seed(0)
 
@@ -44,7 +46,7 @@ torch.manual_seed(0)
 # ### Exercise 1: the EMA update
 # Write `ema_update(target, online, m)`: update each target tensor **in place**.
 
-# %%
+# %% item="02-ema"
 def ema_update(target: list, online: list, m: float) -> None:
     ### BEGIN SOLUTION
     for t, p in zip(target, online):
@@ -53,7 +55,7 @@ def ema_update(target: list, online: list, m: float) -> None:
 
 
 # %%
-exercises.check_ema_update(ema_update)
+check("02-ema")
 
 # %% [markdown]
 # ## InfoNCE with a queue (eq. 1, MoCo-v2)
@@ -68,7 +70,7 @@ exercises.check_ema_update(ema_update)
 # Return the loss, the queue after pushing the normalised keys at `ptr` (wrapping around), and
 # the new pointer.
 
-# %%
+# %% item="02-nce-queue"
 def info_nce_with_queue(q, k, queue, ptr: int, tau: float):
     ### BEGIN SOLUTION
     q, k = F.normalize(q, dim=1), F.normalize(k, dim=1)
@@ -82,7 +84,7 @@ def info_nce_with_queue(q, k, queue, ptr: int, tau: float):
 
 
 # %%
-exercises.check_info_nce_with_queue(info_nce_with_queue)
+check("02-nce-queue")
 
 # %% [markdown]
 # ## BYOL: why eq. 2 equals eq. 3
@@ -90,14 +92,14 @@ exercises.check_info_nce_with_queue(info_nce_with_queue)
 # BYOL regresses the normalised prediction $\bar p = p/\lVert p\rVert$ onto the normalised
 # target $\bar z = z/\lVert z\rVert$:
 # $$\lVert \bar p - \bar z\rVert^2 = \lVert\bar p\rVert^2 + \lVert\bar z\rVert^2 - 2\,\bar p\cdot\bar z = 2 - 2\cos(p, z),$$
-# since both unit vectors have norm 1 (`losses.normalized_mse_loss` and `losses.byol_loss`).
+# since both unit vectors have norm 1 (the library's `losses.byol_loss`).
 # Checked numerically:
 
 # %%
 p, z = torch.randn(16, 32), torch.randn(16, 32)
 eq2 = (p / p.norm(dim=1, keepdim=True) - z / z.norm(dim=1, keepdim=True)).pow(2).sum(1).mean()
 eq3 = (2 - 2 * F.cosine_similarity(p, z)).mean()
-assert torch.allclose(eq2, eq3, atol=1e-6) and torch.allclose(eq3, losses.byol_loss(p, z))
+assert torch.allclose(eq2, eq3, atol=1e-6)
 print(f"eq. 2 = {eq2:.6f}, eq. 3 = {eq3:.6f}")
 
 # %% [markdown]
@@ -109,7 +111,7 @@ print(f"eq. 2 = {eq2:.6f}, eq. 3 = {eq3:.6f}")
 #
 # ### Exercise 3: weighted average pooling
 
-# %%
+# %% item="02-wap"
 def my_weighted_avg_pool(feature_map, weights, eps: float = 1e-6):
     ### BEGIN SOLUTION
     num = (feature_map * weights[:, None]).sum(dim=(2, 3))  # (B, C)
@@ -118,7 +120,7 @@ def my_weighted_avg_pool(feature_map, weights, eps: float = 1e-6):
 
 
 # %%
-exercises.check_weighted_avg_pool(my_weighted_avg_pool)
+check("02-wap")
 
 # %% [markdown]
 # ### The gradient of the pooled vector with respect to the map
@@ -127,12 +129,12 @@ exercises.check_weighted_avg_pool(my_weighted_avg_pool)
 # $$\frac{\partial h_c}{\partial w_{ij}} = \frac{F_{c,ij} - h_c}{S}.$$
 # A location pulls $h$ towards its own features, in proportion to how far they are from the
 # current average: the map learns where the features that the loss rewards sit. By hand and by
-# autograd:
+# autograd, through your pooling of exercise 3:
 
 # %%
 f = torch.randn(1, 3, 4, 4)
 w = torch.rand(1, 4, 4, requires_grad=True)
-h = weighted_avg_pool(f, w)
+h = my_weighted_avg_pool(f, w)
 autograd = torch.stack([torch.autograd.grad(h[0, c], w, retain_graph=True)[0][0]
                         for c in range(3)])  # (C, H, W)
 by_hand = (f[0] - h[0, :, None, None].detach()) / (w.sum().detach() + 1e-6)
@@ -153,7 +155,7 @@ print("max |autograd - by hand| =", float((autograd - by_hand).abs().max()))
 #
 # ### Exercise 4: the semantic discrimination loss
 
-# %%
+# %% item="02-ld"
 def semantic_discrimination(z1_fg, z1_bg, z2_fg, z2_bg, alpha: float):
     ### BEGIN SOLUTION
     cos = F.cosine_similarity
@@ -164,7 +166,7 @@ def semantic_discrimination(z1_fg, z1_bg, z2_fg, z2_bg, alpha: float):
 
 
 # %%
-exercises.check_semantic_discrimination(semantic_discrimination)
+check("02-ld")
 
 # %% [markdown]
 # ### Where the foreground hinge is active
@@ -204,7 +206,7 @@ else:
 #
 # ### Exercise 5: the alignment maps
 
-# %%
+# %% item="02-align"
 def alignment_maps(z_pix, scale: float = 1.0):
     ### BEGIN SOLUTION
     b, d, h, w = z_pix.shape
@@ -214,20 +216,19 @@ def alignment_maps(z_pix, scale: float = 1.0):
 
 
 # %%
-exercises.check_alignment_maps(alignment_maps)
+check("02-align")
 
 # %% [markdown]
 # ## The total objective
 #
 # SCD adds $\mathcal{L}_d$ to the base method's consistency loss:
 # $\mathcal{L} = \mathcal{L}_c + \lambda\,\mathcal{L}_d$ with λ = 0.5 and α = 1 by default
-# (`scd_lab.methods.SCD.forward`). The check below builds one from the pieces above.
+# (`scd_lab.methods.SCD.forward`). The cell below builds one from the pieces above.
 
 # %%
 z = [torch.randn(8, 16) for _ in range(4)]
-l_c = losses.byol_loss(torch.randn(8, 16), torch.randn(8, 16))
+l_c = (2 - 2 * F.cosine_similarity(torch.randn(8, 16), torch.randn(8, 16))).mean()  # BYOL, eq. 3
 total = l_c + 0.5 * semantic_discrimination(*z, 1.0)
-assert torch.allclose(total, l_c + 0.5 * losses.semantic_discrimination_loss(*z, 1.0))
 print(f"L = {float(l_c):.3f} + 0.5 x {float(semantic_discrimination(*z, 1.0)):.3f} = {float(total):.3f}")
 
 # %% [markdown]
@@ -238,7 +239,18 @@ print(f"L = {float(l_c):.3f} + 0.5 x {float(semantic_discrimination(*z, 1.0)):.3
 #   the current average in the direction the loss rewards.
 # * The margin α on the foreground term is the only thing in $\mathcal{L}_d$ that tells
 #   foreground from background; with α = 0 the map's polarity is arbitrary.
-# * Further exercise: with $c_{ff} = 1$ (the foregrounds agree perfectly), for which
-#   $c_{fb}$ is the foreground hinge still active? What does that ask of the background?
-# * Further exercise: switch the bg term off (`method.bg_term=false`, paper Table 3). Which
-#   solutions of $\mathcal{L}_d$ become possible?
+#
+# ### Written answer 1 (3 points)
+# With $c_{ff} = 1$ (the foregrounds agree perfectly), for which $c_{fb}$ is the foreground
+# hinge still active? What does that ask of the background embedding at α = 1?
+
+# %% [markdown] item="02-margin-cff"
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# ### Written answer 2 (2 points)
+# Switch the background term off (`method.bg_term=false`, paper Table 3). Which solutions of
+# $\mathcal{L}_d$ become possible?
+
+# %% [markdown] item="02-bg-term"
+# YOUR ANSWER HERE

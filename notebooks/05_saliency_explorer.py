@@ -129,3 +129,47 @@ for label, run in explorer.model.runs.items():
 #    with `Explorer({"live": "runs/live"})`, and press Refresh after each epoch.
 # 5. Export the runs to TensorBoard (`scd-lab export-tb RUN... --out runs/tb`) and scrub the
 #    Images tab with its step slider.
+
+# %% [markdown]
+# ## Graded exercises
+#
+# Two numbers read from the reference runs (2 points each) and one written answer (2 points), on the demo's runs (`SMOKE = False`). Run each check cell after your answer: `check("ID")` says whether it holds and,
+# if not, what looks wrong; `hint("ID")` gives a hint, a more precise one when asked again.
+# Numbers are typed in their answer cell (the grader runs that cell alone).
+
+# %%
+from scd_lab.lab import check, hint  # noqa: E402 - the graded section's own import
+
+# %% [markdown]
+# ### Number 1 (2 points)
+# In the summary cell, the AUROC of the scd-byol run's `scd_fg` map at the last epoch. Set
+# `SCD_END_AUROC`, to three decimals.
+
+# %% item="05-scd-end"
+### BEGIN SOLUTION
+SCD_END_AUROC = 0.579
+### END SOLUTION
+
+# %%
+check("05-scd-end")
+
+# %% [markdown]
+# ### Number 2 (2 points)
+# The same map's AUROC at the first epoch (step 0, the untrained network). Set
+# `SCD_INIT_AUROC`.
+
+# %% item="05-scd-init"
+### BEGIN SOLUTION
+SCD_INIT_AUROC = 0.464
+### END SOLUTION
+
+# %%
+check("05-scd-init")
+
+# %% [markdown]
+# ### Written answer (2 points)
+# A map scores AUROC 0.35. What does that say about what it marks, and what does 1 − map
+# score? When does *flip polarity* make such a map look right?
+
+# %% [markdown] item="05-inverted"
+# YOUR ANSWER HERE

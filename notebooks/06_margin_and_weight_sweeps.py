@@ -127,3 +127,34 @@ for g, s in summaries.items():
 # 3. Run the α grid longer on two cells, into its own folder: `scd-lab sweep alpha --cells
 #    alpha=0.6,alpha=1.4 --set train.epochs=24 --out runs/sweep-long`. From which step do
 #    α = 0.6 and α = 1.4 stop being identical (compare their `loss_d` in `metrics.jsonl`)?
+
+# %% [markdown]
+# ## Graded exercises
+#
+# One number from the CPU-tier table above (2 points) and one written answer (2 points). Run each check cell after your answer: `check("ID")` says whether it holds and,
+# if not, what looks wrong; `hint("ID")` gives a hint, a more precise one when asked again.
+# Numbers are typed in their answer cell (the grader runs that cell alone).
+
+# %%
+from scd_lab.lab import check, hint  # noqa: E402 - the graded section's own import
+
+# %% [markdown]
+# ### Number (2 points)
+# From the CPU-tier table: λ = 0 gives a map AUROC of 0.470 ± 0.006, λ = 0.5 gives
+# 0.540 ± 0.004. How many standard errors of the difference apart are they? Set
+# `LAMBDA_GAP_SE`, to one decimal.
+
+# %% item="06-lambda-gap"
+### BEGIN SOLUTION
+LAMBDA_GAP_SE = 9.7
+### END SOLUTION
+
+# %%
+check("06-lambda-gap")
+
+# %% [markdown]
+# ### Written answer (2 points)
+# Why do all α ≥ 0.6 give identical runs at this budget, to the last digit?
+
+# %% [markdown] item="06-alpha-drop"
+# YOUR ANSWER HERE

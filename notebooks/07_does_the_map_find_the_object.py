@@ -207,3 +207,35 @@ shown = landscape_widget(land.curves, alpha=1.0, lam=0.5)  # shown.cache: the cu
 # 4. In section 6, set $\alpha = 0$ and then $\alpha = 2$. Which path ends lowest at each? Call
 #    `probe_landscape(trunk="runs/sup", data=None, steps=500)` on the supervised trunk of
 #    exercise 3: does the path towards the mask go down on semantic features?
+
+# %% [markdown]
+# ## Graded exercises
+#
+# One number from section 1's table (2 points) and one written answer (3 points). Run each check cell after your answer: `check("ID")` says whether it holds and,
+# if not, what looks wrong; `hint("ID")` gives a hint, a more precise one when asked again.
+# Numbers are typed in their answer cell (the grader runs that cell alone).
+
+# %%
+from scd_lab.lab import check, hint  # noqa: E402 - the graded section's own import
+
+# %% [markdown]
+# ### Number (2 points)
+# In section 1's table, the `distinct-zeros` run's `scd_fg` AUROC at the end. Set
+# `DISTINCT_ZEROS_AUROC`, to three decimals.
+
+# %% item="07-distinct-zeros"
+### BEGIN SOLUTION
+DISTINCT_ZEROS_AUROC = 0.359
+### END SOLUTION
+
+# %%
+check("07-distinct-zeros")
+
+# %% [markdown]
+# ### Written answer (3 points)
+# Does SCD's map find the object on the kit's data? Answer with two numbers from this
+# notebook, one of them a baseline of the same network, and say what the evidence cannot
+# tell.
+
+# %% [markdown] item="07-claim"
+# YOUR ANSWER HERE

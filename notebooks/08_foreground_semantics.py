@@ -74,3 +74,14 @@ print(f"fg - gap = {diff:+.3f}")
 #   features (the README's 40-epoch GPU runs say it did for kNN)?
 # * Exercise: pool with the supervised ceiling's map instead of $M_{fg}$
 #   (`scd_lab.eval.map_ceiling`). How much would a map that finds the object give?
+
+# %% [markdown]
+# ## Graded exercise
+#
+# ### Written answer (2 points)
+# Is the linear probe on the foreground-pooled features better than on GAP features? Give
+# both accuracies with their standard errors, and say whether the difference is beyond the
+# noise.
+
+# %% [markdown] item="08-fg-vs-gap"
+# YOUR ANSWER HERE

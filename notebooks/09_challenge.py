@@ -165,7 +165,8 @@ display(Markdown(challenge.leaderboard_markdown([challenge.score_run(p, smoke=SM
 # %% [markdown]
 # ## What to hand in, and questions to answer
 #
-# Hand in your `OVERRIDES`, the leaderboard above, and a short answer to each question:
+# Hand in your `OVERRIDES`, the leaderboard above, and a short answer to each question (in the
+# graded answer cells at the end):
 #
 # 1. Is your score above the channel-sum map and the init map of the *same* run? If not, what
 #    did SCD's saliency net add?
@@ -186,3 +187,34 @@ display(Markdown(challenge.leaderboard_markdown([challenge.score_run(p, smoke=SM
 # leaves one direction open: a change to the objective that prefers the object. It is not in
 # the paper, so the kit has no config key for it and this challenge cannot score it: say in
 # your answer what you would change, and why.
+
+# %% [markdown]
+# ## Graded answers
+#
+# Your instructor grades these by hand with a rubric (10 points), as much as the rank.
+
+# %% [markdown]
+# ### Questions 1 and 2 (4 points)
+# Is your score above the channel-sum map and the init map of the same run, and the centre
+# prior? How far is it from your run's ceiling, and is the gap in the map or in the
+# features?
+
+# %% [markdown] item="09-baselines"
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# ### Question 3 (3 points)
+# Is your map inverted, or mixed (pooled against per-image AUROC)? Why does the margin α sit
+# on the foreground term only, and what does that predict about which side becomes
+# "foreground"?
+
+# %% [markdown] item="09-polarity"
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# ### Question 4 (3 points)
+# Train your best config again with another `train.seed`. Does the ranking of your tries
+# survive?
+
+# %% [markdown] item="09-seed"
+# YOUR ANSWER HERE

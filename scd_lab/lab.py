@@ -25,8 +25,9 @@ from .paths import imagenet100_dir, reference_runs_dir, runs_root, study_dir
 from .rundir import RunDir
 from .runs import build_run, ensure_run, is_finished_run_of, load_run
 from .runs.protocols import knn_eval, linear_eval
-from .studies import challenge, exercises, sweep
+from .studies import challenge, sweep
 from .studies.bench import format_markdown, run_bench
+from .studies.course.feedback import check, hint
 from .studies.landscape import Landscape, ld_along_paths, probe_landscape
 from .studies.objective import objective_table, read_cells, run_cell, trunks_markdown
 from .studies.smoke import smoke_runs
@@ -61,6 +62,8 @@ __all__ = [
     "plot_landscape", "landscape_widget",
     # studies
     "objective_table", "read_cells", "run_cell", "trunks_markdown", "run_bench",
-    "format_markdown", "sweep", "challenge", "exercises", "probe_landscape", "Landscape",
+    "format_markdown", "sweep", "challenge", "probe_landscape", "Landscape",
     "ld_along_paths",
+    # the course: a graded exercise's check and its hints
+    "check", "hint",
 ]

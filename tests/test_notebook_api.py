@@ -42,8 +42,7 @@ def test_no_evaluation_or_figure_code_builds_a_trainer():
     assert offenders == []
 
 
-NOTEBOOK_SOURCES = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py")) + \
-    sorted((REPO / "notebooks" / "exercises").glob("*.py"))
+NOTEBOOK_SOURCES = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py"))
 FACES = {"scd_lab", "scd_lab.lab"}
 
 
