@@ -17,7 +17,8 @@
 #
 # | tier | time (measured) |
 # |---|---|
-# | CPU smoke (CI) and CPU full | a few seconds (no training) |
+# | CPU smoke (CI) | 20 s in the suite (2026-12-06, load average 8-9) |
+# | CPU full | seconds (no training) |
 # | one GPU | not needed |
 
 # %% tags=["parameters"]
