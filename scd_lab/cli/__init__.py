@@ -1,5 +1,5 @@
 """The ``scd-lab`` command: train, demo, eval, data, bench, study, sweep, challenge,
-export-tb, presets, methods.
+export-tb, explore, presets, methods.
 
 Every mistake in the input (an unknown key, a missing run, a bad folder) prints one line that
 names the problem and the fix, and exits with status 2; nothing already written is lost.
@@ -11,9 +11,10 @@ import sys
 
 from .._malloc import tune_malloc
 from ..errors import UserError
-from . import bench, challenge, data, demo, eval, export_tb, listing, study, sweep, train
+from . import (bench, challenge, data, demo, eval, explore, export_tb, listing, study, sweep,
+               train)
 
-VERBS = (train, demo, eval, listing, data, bench, study, sweep, challenge, export_tb)
+VERBS = (train, demo, eval, listing, data, bench, study, sweep, challenge, export_tb, explore)
 
 
 def build_parser() -> argparse.ArgumentParser:
