@@ -1,3 +1,7 @@
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scd-lab/scd_lab/blob/main/notebooks/05_saliency_explorer.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/scd-lab/scd_lab/main?labpath=notebooks%2F05_saliency_explorer.ipynb)
+
 # ---
 # jupyter:
 #   jupytext:
@@ -43,6 +47,20 @@
 # %% tags=["parameters"]
 SMOKE = False  # True: train two tiny runs here (about a minute) instead of the reference runs
 RUNS = None    # None: the shipped reference runs (or the smoke runs); or {"label": "path/to/run"}
+
+# %%
+# Setup (written by scripts/launch.py): installs the kit only where it is missing (Colab,
+# Binder), then says whether it found a CPU or a GPU and picks the tier to match.
+try:
+    import scd_lab
+except ImportError:
+    import subprocess
+    import sys
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
+                           "scd-lab[notebooks] @ git+https://github.com/scd-lab/scd_lab"])
+from scd_lab.lab import setup
+
+LAB = setup()  # LAB.tier: "cpu" or "gpu"; LAB.preset: the tier's preset
 
 # %%
 from scd_lab.lab import epoch_grid, Explorer, reference_runs, saliency_grid, smoke_runs

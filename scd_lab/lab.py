@@ -28,6 +28,7 @@ from .runs.protocols import knn_eval, linear_eval
 from .studies import challenge, exercises, sweep
 from .studies.bench import format_markdown, run_bench
 from .studies.landscape import Landscape, ld_along_paths, probe_landscape
+from .studies.launch import setup
 from .studies.objective import objective_table, read_cells, run_cell, trunks_markdown
 from .studies.smoke import smoke_runs
 from .tables import fmt_mean_se, mean_se, table_markdown
@@ -59,6 +60,8 @@ __all__ = [
     "Explorer", "epoch_grid", "saliency_grid", "reference_runs", "smoke_runs", "plot_metrics",
     "plot_saliency_evolution", "plot_learning_curves", "plot_oracle_losses", "plot_sweep",
     "plot_landscape", "landscape_widget",
+    # the notebooks' first cell
+    "setup",
     # studies
     "objective_table", "read_cells", "run_cell", "trunks_markdown", "run_bench",
     "format_markdown", "sweep", "challenge", "exercises", "probe_landscape", "Landscape",
