@@ -37,10 +37,12 @@ SITE = ROOT / "site"
 LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
 
 
-def executed_cache() -> Path:
-    """Where executed notebooks are kept: ``$SCD_LAB_CACHE/executed``, else the user cache."""
-    if os.environ.get("SCD_LAB_CACHE"):
-        return Path(os.environ["SCD_LAB_CACHE"]) / "executed"
+def executed_cache(root=None) -> Path:
+    """Where executed notebooks are kept: ``root/executed`` (``root``: a cache folder, default
+    ``$SCD_LAB_CACHE``), else the user cache of scd_lab."""
+    root = root or os.environ.get("SCD_LAB_CACHE")
+    if root:
+        return Path(root) / "executed"
     from platformdirs import user_cache_dir
     return Path(user_cache_dir("scd_lab")) / "executed"
 
@@ -50,14 +52,14 @@ def cache_key(source: str, mode: str) -> str:
     return f"{mode}-{hashlib.sha256(source.encode()).hexdigest()[:20]}.ipynb"
 
 
-def cached(source: str, mode: str) -> Path:
-    return executed_cache() / cache_key(source, mode)
+def cached(source: str, mode: str, root=None) -> Path:
+    return executed_cache(root) / cache_key(source, mode)
 
 
-def store(source: str, mode: str, nb) -> Path:
+def store(source: str, mode: str, nb, root=None) -> Path:
     """Keep an executed notebook (nbformat node) under its key (written atomically)."""
     import nbformat
-    path = cached(source, mode)
+    path = cached(source, mode, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     nbformat.write(nb, tmp)
@@ -187,15 +189,18 @@ def stage(mode: str, explorer: bool = True) -> dict:
     if explorer:
         from scd_lab.viz.explorer import ExplorerModel, reference_runs
         from scd_lab.viz.explorer.export import export_html
-        export_html(ExplorerModel(reference_runs("demo"), display=128),
+        export_html(ExplorerModel(reference_runs("demo"), images=EXPLORER_IMAGES, display=128),
                     STAGE / "explorer" / "demo.html")
         (STAGE / "explorer.md").write_text(EXPLORER_PAGE)
     return built
 
 
+EXPLORER_IMAGES = 16  # of the 32 probe images: half the file and half the build's export time
+
 EXPLORER_PAGE = """# The saliency explorer, in the browser
 
-The shipped demo runs (BYOL, LEWEL-BYOL, SCD-BYOL; 6 epochs on the CPU) as the kit's
+The shipped demo runs (BYOL, LEWEL-BYOL, SCD-BYOL; 6 epochs on the CPU; the first 16 of
+their 32 probe images) as the kit's
 self-contained HTML explorer: no kernel, no network. Move the epoch slider, pick an image and
 a map, flip the polarity. [Open it on its own page](explorer/demo.html) (a course can post
 that one file as it is); `scd-lab explore --html OUT.html RUN...` writes one for any runs.

@@ -15,6 +15,9 @@ REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("notebooks_tool", REPO / "scripts" / "notebooks.py")
 tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tool)
+_spec = importlib.util.spec_from_file_location("website_tool", REPO / "scripts" / "website.py")
+website = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(website)
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXERCISES = sorted((REPO / "notebooks" / "exercises").glob("*.ipynb"))
@@ -72,7 +75,10 @@ def execute(path: Path, tmp_path: Path, allow_errors: bool = False):
 @pytest.mark.slow  # a kernel per notebook: CI runs them (the full suite), the fast suite does not
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_in_smoke_mode(path, tmp_path):
-    execute(path, tmp_path)
+    nb = execute(path, tmp_path)
+    # kept for the docs site (scripts/website.py): a build after the suite executes nothing
+    website.store(path.with_suffix(".py").read_text(), "smoke", nb,
+                  root=os.environ.get("SCD_LAB_CACHE", SHARED_CACHE))
 
 
 @pytest.mark.slow

@@ -173,7 +173,10 @@ class Explorer:
         image ringed, its neighbours dashed) and the neighbours' thumbnails."""
         m = self.model
         note = m.space.note(label)
-        xy = m.space.layout(label, snapshot)
+        try:
+            xy = m.space.layout(label, snapshot)
+        except ImportError as exc:  # scikit-learn missing
+            note, xy = str(exc), None
         if note or xy is None:
             return f"<small style='color:#a04000'>{_esc(note or 'no layout yet')}</small>"
         near = m.space.neighbours(label, snapshot)[image].tolist()
