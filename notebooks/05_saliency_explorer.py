@@ -98,6 +98,46 @@ fig = saliency_grid(RUNS, images=6)
 fig = epoch_grid(RUNS, image=explorer.state.image, epochs=5)
 
 # %% [markdown]
+# ## Beside the maps: the feature space, and what the objective itself looks at
+#
+# Under each run the explorer shows its **feature space** at the shown epoch: a t-SNE of the
+# probe images' embeddings (GAP of the online encoder, kept in every snapshot) coloured by
+# class, the chosen image ringed and its nearest neighbours below. Do the classes separate
+# as the maps improve, or before? (Runs made before snapshots kept embeddings, like the
+# shipped demo runs, say so instead.) `explorer.export_html("explorer.html")` writes all of
+# it as one HTML file that needs no kernel (`scd-lab explore --html` from a terminal).
+#
+# A self-supervised model has no class logit to explain, but its objective is a number:
+# Grad-CAM of **minus L_c** (for BYOL, the cosine of the two views' embeddings) and of
+# **minus SCD's L_d**, for a view pair (the image, one augmented view), computed by the
+# method's own losses. Set them beside SCD's learned map and the class Grad-CAM of a linear
+# probe, each with its AUROC against the masks. This needs a trained method, so it uses a
+# run with a checkpoint: the demo's SCD-BYOL when you ran `scd-lab demo`, else a tiny run.
+
+# %%
+import matplotlib.pyplot as plt
+from scd_lab.lab import auroc, load_run, minmax_normalize, runs_root, saliency_maps
+
+demo = runs_root() / "demo" / "scd-byol"
+ATTR = RUNS["scd-byol"] if SMOKE else (
+    demo if (demo / "summary.json").is_file() else smoke_runs(("scd-byol",))["scd-byol"])
+arun = load_run(ATTR)
+imgs, masks = arun.test.images[:6], arun.test.masks[:6]
+amaps = saliency_maps(arun, imgs, objective=True)
+names = ["scd_fg", "gradcam", "objective_consistency", "objective_discrimination"]
+fig, axes = plt.subplots(len(names) + 1, 6, figsize=(9, 1.6 * (len(names) + 1)))
+for j in range(6):
+    axes[0, j].imshow(imgs[j].permute(1, 2, 0))
+    for i, name in enumerate(names, 1):
+        axes[i, j].imshow(minmax_normalize(amaps[name][j:j + 1])[0], cmap="magma", vmin=0, vmax=1)
+for i, name in enumerate(names, 1):  # AUROC of the six maps, each min-max normalised
+    score = auroc(minmax_normalize(amaps[name]), masks)
+    axes[i, 0].set_ylabel(f"{name}\nAUROC {score:.2f}", fontsize=7)
+for ax in axes.flat:
+    ax.set_xticks([]), ax.set_yticks([])
+plt.tight_layout()
+
+# %% [markdown]
 # ## Where the features carry the object
 #
 # The reference runs of the conditions study (distinct textures: background regions use

@@ -23,7 +23,7 @@ from .methods.lewel import alignment_maps_from_z
 from .models import build_backbone, weighted_avg_pool
 from .paths import imagenet100_dir, reference_runs_dir, runs_root, study_dir
 from .rundir import RunDir
-from .runs import build_run, ensure_run, is_finished_run_of, load_run
+from .runs import build_run, ensure_run, is_finished_run_of, load_run, saliency_maps
 from .runs.protocols import knn_eval, linear_eval
 from .studies import challenge, exercises, sweep
 from .studies.bench import format_markdown, run_bench
@@ -52,7 +52,8 @@ __all__ = [
     # where things are
     "runs_root", "study_dir", "reference_runs_dir", "imagenet100_dir",
     # measurements and protocols
-    "auroc", "by_class", "centre_prior", "minmax_normalize", "per_image_aurocs", "knn_eval",
+    "saliency_maps", "auroc", "by_class", "centre_prior", "minmax_normalize", "per_image_aurocs",
+    "knn_eval",
     "linear_eval",
     # tables
     "table_markdown", "mean_se", "fmt_mean_se",

@@ -151,8 +151,10 @@ API_MODULES = {  # page -> modules documented from their docstrings (mkdocstring
 }
 
 
-def stage(mode: str, explorer: bool = True) -> dict:
-    """Write the site's sources into ``STAGE``; returns what each notebook was built from."""
+def stage(mode: str, explorer: bool | str = True) -> dict:
+    """Write the site's sources into ``STAGE``; returns what each notebook was built from.
+    ``explorer``: export the demo runs' HTML explorer (True), copy that file from a path
+    written before (``scd-lab explore --html PATH --reference demo``), or leave it out."""
     sys.path.insert(0, str(ROOT))
     from scd_lab.paths import REPO_URL
     shutil.rmtree(STAGE, ignore_errors=True)
@@ -186,21 +188,22 @@ def stage(mode: str, explorer: bool = True) -> dict:
     for page, modules in API_MODULES.items():
         (ref / f"api-{page}.md").write_text(f"# API: {page}\n\n" + "\n\n".join(
             f"::: {m}" for m in modules) + "\n")
-    if explorer:
+    if isinstance(explorer, str):
+        (STAGE / "explorer").mkdir()
+        shutil.copy2(explorer, STAGE / "explorer" / "demo.html")
+    elif explorer:
         from scd_lab.viz.explorer import ExplorerModel, reference_runs
         from scd_lab.viz.explorer.export import export_html
-        export_html(ExplorerModel(reference_runs("demo"), images=EXPLORER_IMAGES, display=128),
+        export_html(ExplorerModel(reference_runs("demo"), display=128),
                     STAGE / "explorer" / "demo.html")
+    if explorer:
         (STAGE / "explorer.md").write_text(EXPLORER_PAGE)
     return built
 
 
-EXPLORER_IMAGES = 16  # of the 32 probe images: half the file and half the build's export time
-
 EXPLORER_PAGE = """# The saliency explorer, in the browser
 
-The shipped demo runs (BYOL, LEWEL-BYOL, SCD-BYOL; 6 epochs on the CPU; the first 16 of
-their 32 probe images) as the kit's
+The shipped demo runs (BYOL, LEWEL-BYOL, SCD-BYOL; 6 epochs on the CPU) as the kit's
 self-contained HTML explorer: no kernel, no network. Move the epoch slider, pick an image and
 a map, flip the polarity. [Open it on its own page](explorer/demo.html) (a course can post
 that one file as it is); `scd-lab explore --html OUT.html RUN...` writes one for any runs.
@@ -246,7 +249,7 @@ def check(site: Path = SITE) -> list[str]:
     return bad
 
 
-def build(mode: str, explorer: bool = True) -> int:
+def build(mode: str, explorer: bool | str = True) -> int:
     built = stage(mode, explorer)
     for name, how in built.items():
         print(f"  {name}: {how}")
@@ -265,11 +268,12 @@ if __name__ == "__main__":
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=["build", "check"])
     ap.add_argument("--execute", choices=["full", "smoke", "off"], default="full")
-    ap.add_argument("--no-explorer", action="store_true",
-                    help="leave the HTML explorer of the demo runs out")
+    ap.add_argument("--explorer", default=None, metavar="HTML",
+                    help="the demo runs' explorer written before by `scd-lab explore --html "
+                         "HTML --reference demo` (default: export it now)")
     args = ap.parse_args()
     if args.what == "check":
         problems = check()
         print("\n".join(problems) or "every internal link resolves")
         sys.exit(1 if problems else 0)
-    sys.exit(build(args.execute, not args.no_explorer))
+    sys.exit(build(args.execute, args.explorer or True))

@@ -1,9 +1,11 @@
 """The documentation site built from a clean copy of the repository (``scripts/website.py``,
 the README's command, with ``--execute off``: notebooks come executed from the cache that
 ``test_notebooks.py`` fills when it ran before, else without outputs), every page and
-internal link resolving; and the HTML explorer it embeds, opened from ``file://`` in headless
-Chromium (as ``tests/viz/test_browser.py`` drives it): the slider moves the image, the
-console stays clean. Screenshots go to ``$SCD_LAB_SCREENSHOTS`` (default: a tmp folder)."""
+internal link resolving; and the HTML explorer of the shipped demo runs, written by the
+README's ``scd-lab explore`` command (the site embeds that file), opened from ``file://`` in
+headless Chromium (as ``tests/viz/test_browser.py`` drives it): the slider moves the image,
+the console stays clean, nothing is fetched. Screenshots go to ``$SCD_LAB_SCREENSHOTS``
+(default: a tmp folder)."""
 from __future__ import annotations
 
 import os
@@ -16,6 +18,7 @@ import pytest
 from testenv import CHILD_THREADS, SHARED_CACHE
 
 REPO = Path(__file__).resolve().parents[1]
+EXPLORE = "scd-lab explore --html runs/explorer.html --reference demo"  # in the README
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
@@ -36,7 +39,12 @@ def site(tmp_path_factory) -> Path:
     env = {**os.environ, "PYTHONPATH": str(copy), "OMP_NUM_THREADS": CHILD_THREADS,
            "SCD_LAB_CACHE": os.environ.get("SCD_LAB_CACHE", SHARED_CACHE),
            "NO_MKDOCS_2_WARNING": "1"}
-    r = subprocess.run([sys.executable, "scripts/website.py", "build", "--execute", "off"],
+    # the README's command, as written (runs/ of the clean copy)
+    r = subprocess.run([sys.executable, "-m", "scd_lab.cli", *EXPLORE.split()[1:]], cwd=copy,
+                       env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0 and "wrote" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run([sys.executable, "scripts/website.py", "build", "--execute", "off",
+                        "--explorer", EXPLORE.split()[3]],
                        cwd=copy, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "every internal link resolves" in r.stdout
@@ -73,8 +81,8 @@ def test_the_explorer_page_in_chromium(site, tmp_path):
         pytest.skip("needs /usr/bin/chromium and the playwright package")
     from playwright.sync_api import sync_playwright
 
-    page_path = site / "explorer" / "demo.html"
-    assert page_path.stat().st_size < 10e6  # the shipped demo runs: under 10 MB
+    page_path = site / "explorer" / "demo.html"  # all 32 probe images of the demo runs
+    assert page_path.stat().st_size < 10e6  # the shipped reference runs: under 10 MB
     shots = Path(os.environ.get("SCD_LAB_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
