@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STAGE = ROOT / "build" / "site-src"
 SITE = ROOT / "site"
+INLINE = "module://matplotlib_inline.backend_inline"  # figures as outputs, no GUI
 LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
 
 
@@ -76,7 +77,7 @@ def execute(nb, smoke: bool, workdir: Path):
         at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
         nb.cells.insert(at + 1, nbformat.v4.new_code_cell(
             "SMOKE = True", metadata={"tags": ["injected-parameters"]}))
-    env = {"MPLBACKEND": "Agg", "SCD_LAB_RUNS": str(workdir / "runs")}
+    env = {"MPLBACKEND": INLINE, "SCD_LAB_RUNS": str(workdir / "runs")}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

@@ -82,3 +82,17 @@ def test_cli_explore_writes_the_page_and_refuses_a_missing_run(make_run, tmp_pat
     assert main(["explore", "--html", str(out), str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a run folder" in err[0]
+
+
+def test_widget_shows_the_feature_space_and_exports(make_run, tmp_path):
+    pytest.importorskip("ipywidgets")
+    from scd_lab.viz import Explorer
+    ex = Explorer({"new": make_run("a", features=True, n=6),
+                   "old": make_run("b", n=6)}, display=32)
+    new, old = ex.space_w["new"].value, ex.space_w["old"].value
+    assert new.count("<circle data-i=") == 6 and 'class="sel"' in new
+    assert new.count("<img src='data:image/png") == 5  # the neighbours
+    assert "no embeddings" in old
+    ex.set_image(3)  # the ring follows the picker
+    assert '<circle data-i="3" class="sel"' in ex.space_w["new"].value
+    assert ex.export_html(tmp_path / "w.html").stat().st_size > 0
