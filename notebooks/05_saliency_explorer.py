@@ -1,7 +1,3 @@
-# %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scd-lab/scd_lab/blob/main/notebooks/05_saliency_explorer.ipynb)
-# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/scd-lab/scd_lab/main?labpath=notebooks%2F05_saliency_explorer.ipynb)
-
 # ---
 # jupyter:
 #   jupytext:
@@ -14,6 +10,10 @@
 #     language: python
 #     name: python3
 # ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scd-lab/scd_lab/blob/main/notebooks/05_saliency_explorer.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/scd-lab/scd_lab/main?labpath=notebooks%2F05_saliency_explorer.ipynb)
 
 # %% [markdown]
 # # 05 · Saliency explorer: scrub through training, run beside run

@@ -62,13 +62,20 @@ def _strip(text: str) -> str:
     return re.sub(rf"^# %%\n{re.escape(SETUP_MARK)}.*?(?=^# %%)", "", text, flags=re.S | re.M)
 
 
+HEADER = re.compile(r"\A# ---\n.*?^# ---\n\n?", re.S | re.M)  # jupytext's YAML header
+
+
 def with_top(path: Path) -> str:
-    """The source of ``path`` with the current badge cell and setup cell."""
-    text = _strip(path.read_text())
+    """The source of ``path`` with the current badge cell (after jupytext's header, if any)
+    and setup cell."""
+    text = path.read_text()
+    head = HEADER.match(text)
+    head, text = (head.group(0), text[head.end():]) if head else ("", text)
+    text = _strip(text)
     m = PARAMS.search(text)
     if m is None:
         raise SystemExit(f"{path.name}: no cell tagged parameters; add one first")
-    return badge_cell(path.stem) + text[:m.end()] + setup_cell() + text[m.end():]
+    return head + badge_cell(path.stem) + text[:m.end()] + setup_cell() + text[m.end():]
 
 
 def sources() -> list[Path]:

@@ -180,6 +180,7 @@ def stage(mode: str, explorer: bool | str = True) -> dict:
         for cell in nb.cells:
             if cell.cell_type == "markdown":
                 cell.source = rewrite_links(cell.source, src, dest, staged, REPO_URL)
+        nb.metadata.pop("jupytext", None)  # else mkdocs-jupyter shows it as a YAML header
         import nbformat
         nbformat.write(nb, dest)
         built[src.name] = how

@@ -73,3 +73,16 @@ def test_cpu_tier_on_a_machine_without_cuda(monkeypatch, capsys):
     s = setup()
     assert (s.tier, s.preset, s.device) == ("cpu", "cpu", "cpu")
     assert "CPU tier" in capsys.readouterr().out
+
+
+def test_apply_keeps_jupytext_header_first_and_is_idempotent(tmp_path):
+    src = tmp_path / "00_primer.py"
+    src.write_text("# ---\n# jupyter:\n#   kernelspec:\n#     name: python3\n# ---\n\n"
+                   "# %% [markdown]\n# # 00 · Primer\n\n# %% tags=[\"parameters\"]\n"
+                   "SMOKE = False\n\n# %%\nprint(1)\n")
+    once = tool.with_top(src)
+    assert once.startswith("# ---\n# jupyter:") and once.index("Open In Colab") < once.index("# # 00")
+    assert once.index("SMOKE = False") < once.index(tool.SETUP_MARK) < once.index("print(1)")
+    assert "notebooks/00_primer.ipynb" in once
+    src.write_text(once)
+    assert tool.with_top(src) == once
