@@ -104,9 +104,16 @@ fig = epoch_grid(RUNS, image=explorer.state.image, epochs=5)
 # probe images' embeddings (GAP of the online encoder, kept in every snapshot) coloured by
 # class, the chosen image ringed and its nearest neighbours below. Do the classes separate
 # as the maps improve, or before? (Runs made before snapshots kept embeddings, like the
-# shipped demo runs, say so instead.) `explorer.export_html("explorer.html")` writes all of
-# it as one HTML file that needs no kernel (`scd-lab explore --html` from a terminal).
-#
+# shipped demo runs, say so instead; the shipped `feat-*` runs, BYOL, SCD-BYOL and LEWEL-BYOL
+# on 1,280 images, have them.) `explorer.export_html("explorer.html")` writes all of it as
+# one HTML file that needs no kernel (`scd-lab explore --html` from a terminal).
+
+# %%
+FEAT = {} if SMOKE else reference_runs("feat")
+if FEAT:
+    display(Explorer(FEAT, images=8))  # noqa: F821 - IPython's display
+
+# %% [markdown]
 # A self-supervised model has no class logit to explain, but its objective is a number:
 # Grad-CAM of **minus L_c** (for BYOL, the cosine of the two views' embeddings) and of
 # **minus SCD's L_d**, for a view pair (the image, one augmented view), computed by the
