@@ -1,6 +1,6 @@
 """The explorer's HTML export and feature space, without a browser: what the file holds, the
 neighbours and t-SNE layouts, the CLI verb's refusals. (The page in a real browser:
-``test_export_browser.py``.)"""
+``tests/test_site.py``.)"""
 from __future__ import annotations
 
 import json
