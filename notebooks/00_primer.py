@@ -1,4 +1,8 @@
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scd-lab/scd_lab/blob/main/notebooks/00_primer.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/scd-lab/scd_lab/main?labpath=notebooks%2F00_primer.ipynb)
+
+# %% [markdown]
 # # 00 · Primer: the ideas before notebook 02
 #
 # **What it teaches.** What a student needs before the losses of notebook 02: contrastive and
@@ -23,6 +27,20 @@
 
 # %% tags=["parameters"]
 SMOKE = False  # CI runs this notebook with SMOKE = True (the same cells)
+
+# %%
+# Setup (written by scripts/launch.py): installs the kit only where it is missing (Colab,
+# Binder), then says whether it found a CPU or a GPU and picks the tier to match.
+try:
+    import scd_lab
+except ImportError:
+    import subprocess
+    import sys
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
+                           "scd-lab[notebooks] @ git+https://github.com/scd-lab/scd_lab"])
+from scd_lab.lab import setup
+
+LAB = setup()  # LAB.tier: "cpu" or "gpu"; LAB.preset: the tier's preset
 
 # %%
 import math

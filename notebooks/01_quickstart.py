@@ -1,4 +1,8 @@
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scd-lab/scd_lab/blob/main/notebooks/01_quickstart.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/scd-lab/scd_lab/main?labpath=notebooks%2F01_quickstart.ipynb)
+
+# %% [markdown]
 # # 01 · Quickstart: build, train, watch the maps, read the numbers
 #
 # **What it teaches.** The kit end to end on its embedded dataset: a method built by hand from
@@ -20,6 +24,20 @@
 
 # %% tags=["parameters"]
 SMOKE = False  # CI runs this notebook with SMOKE = True (a few steps on a small split)
+
+# %%
+# Setup (written by scripts/launch.py): installs the kit only where it is missing (Colab,
+# Binder), then says whether it found a CPU or a GPU and picks the tier to match.
+try:
+    import scd_lab
+except ImportError:
+    import subprocess
+    import sys
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
+                           "scd-lab[notebooks] @ git+https://github.com/scd-lab/scd_lab"])
+from scd_lab.lab import setup
+
+LAB = setup()  # LAB.tier: "cpu" or "gpu"; LAB.preset: the tier's preset
 
 # %%
 import matplotlib.pyplot as plt

@@ -1,4 +1,8 @@
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scd-lab/scd_lab/blob/main/notebooks/03_data_and_views.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/scd-lab/scd_lab/main?labpath=notebooks%2F03_data_and_views.ipynb)
+
+# %% [markdown]
 # # 03 · The data and the two views
 #
 # **What it teaches.** The embedded dataset and its knobs (clutter, camouflage, distinct
@@ -18,6 +22,20 @@
 # %% tags=["parameters"]
 SMOKE = False  # CI runs this notebook with SMOKE = True (fewer images)
 IN100 = None  # a folder made by `scd-lab data in100 --resize 112`, to look at ImageNet-100
+
+# %%
+# Setup (written by scripts/launch.py): installs the kit only where it is missing (Colab,
+# Binder), then says whether it found a CPU or a GPU and picks the tier to match.
+try:
+    import scd_lab
+except ImportError:
+    import subprocess
+    import sys
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
+                           "scd-lab[notebooks] @ git+https://github.com/scd-lab/scd_lab"])
+from scd_lab.lab import setup
+
+LAB = setup()  # LAB.tier: "cpu" or "gpu"; LAB.preset: the tier's preset
 
 # %%
 import matplotlib.pyplot as plt

@@ -1,4 +1,8 @@
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scd-lab/scd_lab/blob/main/notebooks/04_small_runs.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/scd-lab/scd_lab/main?labpath=notebooks%2F04_small_runs.ipynb)
+
+# %% [markdown]
 # # 04 · Small runs: BYOL vs SCD-BYOL, MoCo-v2 vs SCD-MoCo
 #
 # **What it teaches.** SCD is a plug-in: the same base method with and without it, on the same
@@ -28,6 +32,20 @@ EPOCHS = None  # None: the preset's (cpu: 6, the demo's plan; in100-r18: 200)
 PROBE_SEEDS = 3  # linear probes per run (only the probe's seed changes)
 PROBE_EPOCHS = 100
 BENCH_ROUNDS = 12  # interleaved rounds of the cost benchmark
+
+# %%
+# Setup (written by scripts/launch.py): installs the kit only where it is missing (Colab,
+# Binder), then says whether it found a CPU or a GPU and picks the tier to match.
+try:
+    import scd_lab
+except ImportError:
+    import subprocess
+    import sys
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
+                           "scd-lab[notebooks] @ git+https://github.com/scd-lab/scd_lab"])
+from scd_lab.lab import setup
+
+LAB = setup()  # LAB.tier: "cpu" or "gpu"; LAB.preset: the tier's preset
 
 # %%
 from pathlib import Path

@@ -12,6 +12,10 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scd-lab/scd_lab/blob/main/notebooks/05_saliency_explorer.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/scd-lab/scd_lab/main?labpath=notebooks%2F05_saliency_explorer.ipynb)
+
+# %% [markdown]
 # # 05 · Saliency explorer: scrub through training, run beside run
 #
 # **What it teaches.** How the saliency maps of SCD (`scd_fg`), LEWEL (`lewel_maxvar`) and the
@@ -43,6 +47,20 @@
 # %% tags=["parameters"]
 SMOKE = False  # True: train two tiny runs here (about a minute) instead of the reference runs
 RUNS = None    # None: the shipped reference runs (or the smoke runs); or {"label": "path/to/run"}
+
+# %%
+# Setup (written by scripts/launch.py): installs the kit only where it is missing (Colab,
+# Binder), then says whether it found a CPU or a GPU and picks the tier to match.
+try:
+    import scd_lab
+except ImportError:
+    import subprocess
+    import sys
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
+                           "scd-lab[notebooks] @ git+https://github.com/scd-lab/scd_lab"])
+from scd_lab.lab import setup
+
+LAB = setup()  # LAB.tier: "cpu" or "gpu"; LAB.preset: the tier's preset
 
 # %%
 from scd_lab.lab import epoch_grid, Explorer, reference_runs, saliency_grid, smoke_runs
@@ -78,6 +96,53 @@ fig = saliency_grid(RUNS, images=6)
 
 # %%
 fig = epoch_grid(RUNS, image=explorer.state.image, epochs=5)
+
+# %% [markdown]
+# ## Beside the maps: the feature space, and what the objective itself looks at
+#
+# Under each run the explorer shows its **feature space** at the shown epoch: a t-SNE of the
+# probe images' embeddings (GAP of the online encoder, kept in every snapshot) coloured by
+# class, the chosen image ringed and its nearest neighbours below. Do the classes separate
+# as the maps improve, or before? (Runs made before snapshots kept embeddings, like the
+# shipped demo runs, say so instead; the shipped `feat-*` runs, BYOL, SCD-BYOL and LEWEL-BYOL
+# on 1,280 images, have them.) `explorer.export_html("explorer.html")` writes all of it as
+# one HTML file that needs no kernel (`scd-lab explore --html` from a terminal).
+
+# %%
+FEAT = {} if SMOKE else reference_runs("feat")
+if FEAT:
+    display(Explorer(FEAT, images=8))  # noqa: F821 - IPython's display
+
+# %% [markdown]
+# A self-supervised model has no class logit to explain, but its objective is a number:
+# Grad-CAM of **minus L_c** (for BYOL, the cosine of the two views' embeddings) and of
+# **minus SCD's L_d**, for a view pair (the image, one augmented view), computed by the
+# method's own losses. Set them beside SCD's learned map and the class Grad-CAM of a linear
+# probe, each with its AUROC against the masks. This needs a trained method, so it uses a
+# run with a checkpoint: the demo's SCD-BYOL when you ran `scd-lab demo`, else a tiny run.
+
+# %%
+import matplotlib.pyplot as plt
+from scd_lab.lab import auroc, load_run, minmax_normalize, runs_root, saliency_maps
+
+demo = runs_root() / "demo" / "scd-byol"
+ATTR = RUNS["scd-byol"] if SMOKE else (
+    demo if (demo / "summary.json").is_file() else smoke_runs(("scd-byol",))["scd-byol"])
+arun = load_run(ATTR)
+imgs, masks = arun.test.images[:6], arun.test.masks[:6]
+amaps = saliency_maps(arun, imgs, objective=True)
+names = ["scd_fg", "gradcam", "objective_consistency", "objective_discrimination"]
+fig, axes = plt.subplots(len(names) + 1, 6, figsize=(9, 1.6 * (len(names) + 1)))
+for j in range(6):
+    axes[0, j].imshow(imgs[j].permute(1, 2, 0))
+    for i, name in enumerate(names, 1):
+        axes[i, j].imshow(minmax_normalize(amaps[name][j:j + 1])[0], cmap="magma", vmin=0, vmax=1)
+for i, name in enumerate(names, 1):  # AUROC of the six maps, each min-max normalised
+    score = auroc(minmax_normalize(amaps[name]), masks)
+    axes[i, 0].set_ylabel(f"{name}\nAUROC {score:.2f}", fontsize=7)
+for ax in axes.flat:
+    ax.set_xticks([]), ax.set_yticks([])
+plt.tight_layout()
 
 # %% [markdown]
 # ## Where the features carry the object

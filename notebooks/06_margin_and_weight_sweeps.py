@@ -1,4 +1,8 @@
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scd-lab/scd_lab/blob/main/notebooks/06_margin_and_weight_sweeps.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/scd-lab/scd_lab/main?labpath=notebooks%2F06_margin_and_weight_sweeps.ipynb)
+
+# %% [markdown]
 # # 06 · Margin and weight sweeps: α, λ and the two hinges of eq. 5
 #
 # **What it teaches.** How to run a grid of short trainings honestly: the margin $\alpha$ of
@@ -29,6 +33,20 @@
 SMOKE = False  # CI runs this notebook with SMOKE = True
 SEEDS = [0, 1, 2]
 GRIDS = ["alpha", "lambda", "terms"]
+
+# %%
+# Setup (written by scripts/launch.py): installs the kit only where it is missing (Colab,
+# Binder), then says whether it found a CPU or a GPU and picks the tier to match.
+try:
+    import scd_lab
+except ImportError:
+    import subprocess
+    import sys
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
+                           "scd-lab[notebooks] @ git+https://github.com/scd-lab/scd_lab"])
+from scd_lab.lab import setup
+
+LAB = setup()  # LAB.tier: "cpu" or "gpu"; LAB.preset: the tier's preset
 
 # %%
 import matplotlib.pyplot as plt

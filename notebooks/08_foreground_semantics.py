@@ -1,4 +1,8 @@
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/scd-lab/scd_lab/blob/main/notebooks/08_foreground_semantics.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/scd-lab/scd_lab/main?labpath=notebooks%2F08_foreground_semantics.ipynb)
+
+# %% [markdown]
 # # 08 · Foreground semantics: a linear probe on GAP vs foreground-pooled features
 #
 # **What it teaches.** The paper's Table 8 question: does SCD's foreground embedding
@@ -17,6 +21,20 @@
 # %% tags=["parameters"]
 SMOKE = False  # CI runs this notebook with SMOKE = True
 RUN = None  # a SCD run folder; None: the demo's SCD-BYOL run, else one trained here
+
+# %%
+# Setup (written by scripts/launch.py): installs the kit only where it is missing (Colab,
+# Binder), then says whether it found a CPU or a GPU and picks the tier to match.
+try:
+    import scd_lab
+except ImportError:
+    import subprocess
+    import sys
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
+                           "scd-lab[notebooks] @ git+https://github.com/scd-lab/scd_lab"])
+from scd_lab.lab import setup
+
+LAB = setup()  # LAB.tier: "cpu" or "gpu"; LAB.preset: the tier's preset
 
 # %%
 import statistics

@@ -23,12 +23,13 @@ from .methods.lewel import alignment_maps_from_z
 from .models import build_backbone, weighted_avg_pool
 from .paths import imagenet100_dir, reference_runs_dir, runs_root, study_dir
 from .rundir import RunDir
-from .runs import build_run, ensure_run, is_finished_run_of, load_run
+from .runs import build_run, ensure_run, is_finished_run_of, load_run, saliency_maps
 from .runs.protocols import knn_eval, linear_eval
 from .studies import challenge, sweep
 from .studies.bench import format_markdown, run_bench
 from .studies.course.feedback import check, hint
 from .studies.landscape import Landscape, ld_along_paths, probe_landscape
+from .studies.launch import setup
 from .studies.objective import objective_table, read_cells, run_cell, trunks_markdown
 from .studies.smoke import smoke_runs
 from .tables import fmt_mean_se, mean_se, table_markdown
@@ -52,7 +53,8 @@ __all__ = [
     # where things are
     "runs_root", "study_dir", "reference_runs_dir", "imagenet100_dir",
     # measurements and protocols
-    "auroc", "by_class", "centre_prior", "minmax_normalize", "per_image_aurocs", "knn_eval",
+    "saliency_maps", "auroc", "by_class", "centre_prior", "minmax_normalize", "per_image_aurocs",
+    "knn_eval",
     "linear_eval",
     # tables
     "table_markdown", "mean_se", "fmt_mean_se",
@@ -60,6 +62,8 @@ __all__ = [
     "Explorer", "epoch_grid", "saliency_grid", "reference_runs", "smoke_runs", "plot_metrics",
     "plot_saliency_evolution", "plot_learning_curves", "plot_oracle_losses", "plot_sweep",
     "plot_landscape", "landscape_widget",
+    # the notebooks' first cell
+    "setup",
     # studies
     "objective_table", "read_cells", "run_cell", "trunks_markdown", "run_bench",
     "format_markdown", "sweep", "challenge", "probe_landscape", "Landscape",

@@ -54,3 +54,10 @@ def reference_runs_dir() -> Path:
 def study_dir() -> Path:
     """The shipped results of the objective study (``scd-lab study table`` reads them)."""
     return shipped_dir() / "study"
+
+
+#: The repository's address, in one place: the notebooks' first cell installs the kit from it
+#: (``scripts/launch.py``), their Colab and Binder badges point into it, and the site links
+#: to its files. pyproject.toml names no URL yet, so this is the kit's placeholder: change it
+#: here when the repository is published (then run ``python scripts/launch.py apply``).
+REPO_URL = "https://github.com/scd-lab/scd_lab"

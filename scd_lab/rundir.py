@@ -16,7 +16,10 @@ evaluation read.
                                  kind "summary":  the final results (also in summary.json)
       probe.pt                 probe images uint8 (P, 3, H, W), labels (P,), masks (P, H, W)
       snapshots/step_XXXXXXX.pt  maps of the probe images at one step:
-                                 {"step", "epoch", "maps": {name: float16 (P, h, w)}}
+                                 {"step", "epoch", "maps": {name: float16 (P, h, w)},
+                                  "features": float16 (P, C)}: the probe images' embedding
+                                 (``method.features``, GAP of the online encoder), for the
+                                 feature-space views; absent in runs made before it was kept
       checkpoints/last.pt      the latest checkpoint (written atomically)
       summary.json             the final results of the run
       eval/                    what ``scd-lab eval`` and the studies measured afterwards:
@@ -133,11 +136,14 @@ class RunDir:
                            "class_names": list(class_names or [])},
                           self.probe_path)
 
-    def save_snapshot(self, step: int, epoch: int, maps: dict) -> None:
-        atomic_torch_save({"step": step, "epoch": epoch,
-                           "maps": {k: v.detach().cpu().to(torch.float16) for k, v in
-                                    maps.items()}},
-                          self.snapshot_dir / f"step_{step:07d}.pt")
+    def save_snapshot(self, step: int, epoch: int, maps: dict, features=None) -> None:
+        """Write one snapshot: ``maps`` {name: (P, h, w)} and, when given, the probe
+        images' ``features`` (P, C), both as float16."""
+        snap = {"step": step, "epoch": epoch,
+                "maps": {k: v.detach().cpu().to(torch.float16) for k, v in maps.items()}}
+        if features is not None:
+            snap["features"] = features.detach().cpu().to(torch.float16)
+        atomic_torch_save(snap, self.snapshot_dir / f"step_{step:07d}.pt")
 
     def write_summary(self, summary: dict) -> None:
         _write_json(self.summary_path, summary)

@@ -18,7 +18,12 @@ REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("notebooks_tool", REPO / "scripts" / "notebooks.py")
 tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tool)
+_spec = importlib.util.spec_from_file_location("website_tool", REPO / "scripts" / "website.py")
+website = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(website)
 
+# figures as PNG outputs (headless, no GUI): the docs site shows the executions the test caches
+INLINE = "module://matplotlib_inline.backend_inline"
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -69,7 +74,7 @@ def execute(path: Path, tmp_path: Path, allow_errors: bool = False):
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     injected = nbformat.v4.new_code_cell("SMOKE = True", metadata={"tags": ["injected-parameters"]})
     nb.cells.insert(at + 1, injected)
-    env = {"MPLBACKEND": "Agg", "SCD_LAB_RUNS": str(tmp_path / "runs"),
+    env = {"MPLBACKEND": INLINE, "SCD_LAB_RUNS": str(tmp_path / "runs"),
            "SCD_LAB_CACHE": os.environ.get("SCD_LAB_CACHE", SHARED_CACHE),
            "OMP_NUM_THREADS": CHILD_THREADS}  # the kernel: one thread, as the test process
     old = {k: os.environ.get(k) for k in env}
@@ -89,4 +94,7 @@ def execute(path: Path, tmp_path: Path, allow_errors: bool = False):
 @pytest.mark.slow  # a kernel per notebook: CI runs them (the full suite), the fast suite does not
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_in_smoke_mode(path, tmp_path):
-    execute(path, tmp_path)
+    nb = execute(path, tmp_path)
+    # kept for the docs site (scripts/website.py): a build after the suite executes nothing
+    website.store(path.with_suffix(".py").read_text(), "smoke", nb,
+                  root=os.environ.get("SCD_LAB_CACHE", SHARED_CACHE))

@@ -53,6 +53,9 @@ COVERED = {
     "python -m pip install -e . && scd-lab demo": "test_demo_command",
     'python -m pip install -e ".[dev]" && python -m pytest': "CI itself (.ci/run)",
     'python -m pytest -m "not slow"': "CI itself (a subset of the whole suite)",
+    'python -m pip install -e ".[docs]" && python scripts/website.py build':
+        "tests/test_site.py (from a clean copy, notebooks from the execution cache)",
+    "scd-lab explore --html runs/explorer.html --reference demo": "tests/test_site.py",
     "scd-lab data in100 --imagenet-root /data/imagenet --out data/imagenet100 --resize 112":
         "test_imagenet100_commands",
     "scd-lab train --preset in100-r18 --set data.root=data/imagenet100":

@@ -1,5 +1,5 @@
 """The ``scd-lab`` command: train, demo, eval, data, bench, study, sweep, challenge,
-export-tb, presets, methods, grade, course.
+export-tb, explore, presets, methods, grade, course.
 
 Every mistake in the input (an unknown key, a missing run, a bad folder) prints one line that
 names the problem and the fix, and exits with status 2; nothing already written is lost.
@@ -11,11 +11,11 @@ import sys
 
 from .._malloc import tune_malloc
 from ..errors import UserError
-from . import (bench, challenge, course, data, demo, eval, export_tb, grade, listing, study, sweep,
-               train)
+from . import (bench, challenge, course, data, demo, eval, explore, export_tb, grade, listing,
+               study, sweep, train)
 
-VERBS = (train, demo, eval, listing, data, bench, study, sweep, challenge, export_tb, grade,
-         course)
+VERBS = (train, demo, eval, listing, data, bench, study, sweep, challenge, export_tb, explore,
+         grade, course)
 
 
 def build_parser() -> argparse.ArgumentParser:

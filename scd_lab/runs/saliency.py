@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from ..eval.attribution import gradcam_maps
+from ..eval.attribution import gradcam_maps, objective_gradcam
 from ..eval.features import eval_mode
 from ..eval.saliency_metrics import centre_prior
 from ..methods import default_map_name
@@ -27,15 +27,22 @@ from .protocols import gap_probe, progress_bar, result_head
 from .scoring import score_maps
 
 def saliency_maps(run_or_method, images: Tensor, gradcam: bool | nn.Linear = True,
-                  progress: bool = False, batch: int = 128, **kw) -> dict[str, Tensor]:
+                  progress: bool = False, batch: int = 128, objective: bool = False,
+                  seed: int = 0, **kw) -> dict[str, Tensor]:
     """Every map of the method (``scd_fg`` / ``lewel_maxvar`` / ``channel_sum``), the centre
     prior and Grad-CAM of the GAP linear probe's predicted class, all at feature resolution:
     ``{name: (N, h, w)}`` on the CPU.
 
     ``gradcam``: True (the stored or a newly fitted GAP probe, see ``gap_probe``), an
     ``nn.Linear`` on raw GAP features, or False (no Grad-CAM).
+    ``objective``: add Grad-CAM of the self-supervised objective for the view pair (the
+    image as evaluated, one view of the run's augmentation drawn with ``seed``):
+    ``objective_consistency`` (minus L_c) and, for SCD, ``objective_discrimination`` (minus
+    L_d) (``scd_lab.eval.attribution.objective_gradcam``; needs a ``Run`` with its
+    augmentation).
     """
     s = as_run(run_or_method, **kw)
+    gen = torch.Generator().manual_seed(seed)
     parts: dict[str, list[Tensor]] = {}
     head = None
     if gradcam is True:
@@ -53,6 +60,13 @@ def saliency_maps(run_or_method, images: Tensor, gradcam: bool | nn.Linear = Tru
         if head is not None:
             parts.setdefault("gradcam", []).append(
                 gradcam_maps(s.method.encoder, head, x).float().cpu())
+        if objective:
+            x2 = s.augment(chunk, gen)[1].to(s.device)  # (B, 3, S, S): the other view
+            terms = ("consistency",) + (("discrimination",)
+                                        if hasattr(s.method, "discrimination") else ())
+            for term in terms:
+                parts.setdefault(f"objective_{term}", []).append(
+                    objective_gradcam(s.method, x, x2, term).float().cpu())
     out = {k: torch.cat(v) for k, v in parts.items()}
     n, h, w = next(iter(out.values())).shape
     out["centre_prior"] = centre_prior(n, h, w)

@@ -74,7 +74,7 @@ class KNNMonitor(PeriodicMonitor):
 
 
 class SaliencyMonitor(PeriodicMonitor):
-    """Snapshots the probe images' maps and measures every map against held-out masks.
+    """Snapshots the probe images' maps and embeddings and measures every map against held-out masks.
 
     For each map of ``method.saliency_maps`` (``channel_sum``, ``scd_fg``, ``lewel_maxvar``):
     the figures of ``scd_lab.eval.saliency_metrics.map_reports`` (AUROC pooled and per image,
@@ -108,7 +108,10 @@ class SaliencyMonitor(PeriodicMonitor):
         if trainer.rundir is not None:
             maps = method_maps(trainer.method, self.probe.images, trainer.eval_input,
                                trainer.autocast)
-            trainer.rundir.save_snapshot(step, epoch, maps)
+            with eval_mode(trainer.method):  # (P, C): the feature-space views' embedding
+                feats = embed(trainer.method.features, self.probe.images, trainer.eval_input,
+                              trainer.autocast)
+            trainer.rundir.save_snapshot(step, epoch, maps, features=feats)
         rec = {"kind": "saliency", "step": step, "epoch": epoch,
                **self.compute(trainer.method, trainer.eval_input, trainer.autocast)}
         trainer.log(rec)

@@ -94,3 +94,47 @@ def test_matches_cam_closed_form_on_a_resnet_and_restores_modes():
     assert maps.shape == (2, h, w)
     assert torch.allclose(maps, cam, atol=1e-6)
     assert float(maps.max()) > 0
+
+
+# --- Grad-CAM of the self-supervised objective -------------------------------------------------
+
+def _scd(seed=0):
+    from scd_lab.methods import BYOL, SCD
+    torch.manual_seed(seed)
+    trunk = build_backbone("resnet_tiny", small_stem=True, widths=(4, 8, 8, 16))
+    return SCD(BYOL(trunk, proj_hidden=16, proj_dim=8, pred_hidden=16), alpha=1.0, lam=0.5)
+
+
+def test_objective_gradcam_per_view_pair_and_image_by_image():
+    from scd_lab.eval.attribution import objective_gradcam
+    scd = _scd().train()
+    g = torch.Generator().manual_seed(1)
+    x1, x2 = torch.randn(3, 3, 16, 16, generator=g), torch.randn(3, 3, 16, 16, generator=g)
+    for term in ("consistency", "discrimination"):
+        maps = objective_gradcam(scd, x1, x2, term)
+        assert maps.shape == (3, 4, 4) and (maps >= 0).all()  # F is 4 x 4 here
+        # each image's map is its own term's: the same in a batch of 3 as alone
+        alone = objective_gradcam(scd, x1[1:2], x2[1:2], term)
+        assert torch.allclose(maps[1:2], alone, atol=1e-6, rtol=1e-4)
+    assert scd.training  # mode given back, no parameter gradient left
+    assert all(p.grad is None for p in scd.parameters())
+
+
+def test_objective_gradcam_calls_the_methods_own_losses(monkeypatch):
+    from scd_lab.eval.attribution import objective_gradcam
+    from scd_lab.methods import SCD
+    from scd_lab.methods.base import SiameseMethod
+    calls = []
+    for cls, name in ((SCD, "discrimination"), (SiameseMethod, "direction")):
+        real = getattr(cls, name)
+        monkeypatch.setattr(cls, name, lambda self, *a, _r=real, _n=name, **k:
+                            calls.append(_n) or _r(self, *a, **k))
+    scd = _scd()
+    x = torch.randn(2, 3, 16, 16)
+    objective_gradcam(scd, x, x.flip(-1), "discrimination")
+    objective_gradcam(scd, x, x.flip(-1), "consistency")
+    assert calls[0] == "discrimination" and "direction" in calls
+    with pytest.raises(ValueError, match="only SCD"):
+        objective_gradcam(scd.base, x, x, "discrimination")
+    with pytest.raises(ValueError, match="use one of"):
+        objective_gradcam(scd, x, x, "cosine")

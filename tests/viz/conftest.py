@@ -22,10 +22,12 @@ from scd_lab.rundir import RunDir
 
 
 def write_run(path, method="scd-byol", maps=("scd_fg", "channel_sum"), epochs=3, n=4,
-              size=16, masks=True, seed=0, aurocs=None, finished=True, config=True):
+              size=16, masks=True, seed=0, aurocs=None, finished=True, config=True,
+              features=False):
     """A run dir with ``epochs + 1`` snapshots (epoch 0..epochs, 2 steps per epoch) whose
     maps are ``(epoch + 1) * 10 + image`` + a ramp, and saliency records with AUROC
-    ``aurocs[map][k]`` (default 0.6)."""
+    ``aurocs[map][k]`` (default 0.6); ``features``: snapshots hold an embedding (n, 8) in
+    which images of one class (``image % 2``) draw together over the epochs."""
     rd = RunDir(path)
     rd.path.mkdir(parents=True, exist_ok=True)
     if config:
@@ -39,8 +41,12 @@ def write_run(path, method="scd-byol", maps=("scd_fg", "channel_sum"), epochs=3,
     ramp = torch.linspace(0, 1, 4)[None, :, None].expand(n, 4, 4)
     for e in range(epochs + 1):
         step = 2 * e
+        feats = None
+        if features:
+            centre = torch.eye(8)[torch.arange(n) % 2]  # (n, 8): one direction per class
+            feats = e * centre + torch.randn(n, 8, generator=g)
         rd.save_snapshot(step, e, {name: (e + 1) * 10 + k * 100 + torch.arange(n)[:, None, None]
-                                   + ramp for k, name in enumerate(maps)})
+                                   + ramp for k, name in enumerate(maps)}, features=feats)
         rec = {"kind": "saliency", "step": step, "epoch": float(e)}
         if masks:
             for name in maps:

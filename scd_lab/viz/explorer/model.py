@@ -25,6 +25,7 @@ from ...paths import reference_runs_dir
 from ...rundir import RunDir
 from ...runs import Run
 from .render import PanelPixels
+from .space import FeatureSpace
 
 INVERTED_MARK = "▼ inverted"
 
@@ -155,7 +156,9 @@ class ExplorerModel(PanelPixels):
             indices, or ``None`` (all).
         display: side of the rendered overlays in pixels.
 
-    Pixels (``overlay_png``, ``curve_png``, ``heat``, ``overlay``) come from ``PanelPixels``.
+    Pixels (``overlay_png``, ``curve_png``, ``heat``, ``overlay``) come from ``PanelPixels``;
+    ``space`` (a ``FeatureSpace``) gives each run's nearest neighbours and t-SNE layout of the
+    probe set per snapshot.
 
     Raises:
         ProbeMismatchError: two runs have different probe images (the message names both).
@@ -175,6 +178,7 @@ class ExplorerModel(PanelPixels):
         elif isinstance(images, int):
             images = list(range(min(images, n)))
         self.images = [int(i) for i in images if 0 <= int(i) < n]
+        self.space = FeatureSpace(self.runs)  # neighbours and t-SNE layouts, per snapshot
         self._init_pixels(display, cmap)
 
     # shared probe
@@ -237,6 +241,7 @@ class ExplorerModel(PanelPixels):
             if r.refresh():
                 changed.append(label)
                 self._forget_curves(label)
+                self.space.forget(label)
         check_same_probe(self.runs)  # a run reads a probe that appeared on first use
         return changed
 

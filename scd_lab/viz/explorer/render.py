@@ -25,10 +25,29 @@ def colormap_lut(name: str = "magma") -> np.ndarray:
 
 def png_bytes(rgb: np.ndarray) -> bytes:
     """PNG bytes of an (H, W, 3) uint8 array (fast settings: the browser decodes any)."""
+    return image_bytes(rgb, "PNG", compress_level=1)
+
+
+def image_bytes(pixels: np.ndarray, fmt: str = "PNG", **options) -> bytes:
+    """``pixels`` (H, W, 3 or 4) uint8 encoded as ``fmt`` (PIL's name: PNG, WEBP, ...)."""
     from PIL import Image
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
+    Image.fromarray(pixels).save(buf, format=fmt, **options)
     return buf.getvalue()
+
+
+def data_uri(data: bytes, mime: str = "image/png") -> str:
+    """``data:`` URI of encoded bytes (an image a page shows without fetching anything)."""
+    import base64
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def outline_rgba(outline: np.ndarray) -> np.ndarray:
+    """(D, D, 4) uint8: the mask outline (``mask_outline``) in ``MASK_RGB``, transparent
+    elsewhere (a layer to lay over an overlay)."""
+    out = np.zeros(outline.shape + (4,), np.uint8)
+    out[outline] = MASK_RGB + (255,)
+    return out
 
 
 def mask_outline(mask: np.ndarray) -> np.ndarray:
@@ -93,6 +112,26 @@ def blend(base: np.ndarray, heat: np.ndarray | None, opacity: float,
     return rgb
 
 
+def curve_axes(auc: list, epochs: list[float], size):
+    """The frame of the small AUROC / best-IoU plot: the epochs on its x axis (the run's
+    snapshot epochs, else the metrics'), the plot box (left, right, top, bottom), the epoch
+    range, and the epoch -> x and value -> y mappings."""
+    w, h = size
+    box = left, right, top, bottom = 26, w - 6, 14, h - 16
+    epochs = list(epochs or [e for e, _ in auc] or [0.0, 1.0])
+    lo, hi = min(epochs), max(epochs)
+    hi = hi if hi > lo else lo + 1
+    pad = 0.04 * (hi - lo)
+
+    def x_of(epoch: float) -> float:
+        return left + (epoch - (lo - pad)) / (hi - lo + 2 * pad) * (right - left)
+
+    def y_of(v: float) -> float:
+        return bottom - v * (bottom - top)
+
+    return epochs, box, (lo, hi), x_of, y_of
+
+
 def render_curve(auc: list, iou: list, epochs: list[float], size):
     """Pixels of a small AUROC / best-IoU plot of ``(epoch, value)`` points, and the
     epoch -> pixel column mapping and the rows of the plot area. ``epochs``: the run's
@@ -102,18 +141,7 @@ def render_curve(auc: list, iou: list, epochs: list[float], size):
     w, h = size
     im = Image.new("RGB", (w, h), (255, 255, 255))
     d = ImageDraw.Draw(im)
-    left, right, top, bottom = 26, w - 6, 14, h - 16
-    epochs = epochs or [e for e, _ in auc] or [0.0, 1.0]
-    lo, hi = min(epochs), max(epochs)
-    if hi <= lo:
-        hi = lo + 1
-    pad = 0.04 * (hi - lo)
-
-    def x_of(epoch: float) -> float:
-        return left + (epoch - (lo - pad)) / (hi - lo + 2 * pad) * (right - left)
-
-    def y_of(v: float) -> float:
-        return bottom - v * (bottom - top)
+    epochs, (left, right, top, bottom), (lo, hi), x_of, y_of = curve_axes(auc, epochs, size)
 
     d.rectangle((left, top, right, bottom), outline=(120, 120, 120))
     for v in (0.0, 0.5, 1.0):
@@ -238,3 +266,74 @@ class PanelPixels:
                 v.saliency_curve(map_name, "auroc") if map_name else [],
                 v.saliency_curve(map_name, "best_iou") if map_name else [], v.epochs, size)
         return mark_epoch(*self._curves[ck], epoch)
+
+
+CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                 "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def curve_svg(auc: list, iou: list, epochs: list[float], size=(260, 120)) -> str:
+    """The AUROC / best-IoU plot of ``render_curve`` as inline SVG, with a red epoch marker
+    (``<line class="marker">``) that a page moves: its ``data-x`` holds ``{epoch: x}``."""
+    import json
+
+    w, h = size
+    epochs, (left, right, top, bottom), (lo, hi), x_of, y_clip = curve_axes(auc, epochs, size)
+
+    def y_of(v):
+        return y_clip(max(0.0, min(1.0, v)))
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+             f'class="curve" font-family="sans-serif" font-size="9">',
+             f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" '
+             'fill="white" stroke="#787878"/>',
+             f'<line x1="{left}" x2="{right}" y1="{y_of(.5):.1f}" y2="{y_of(.5):.1f}" '
+             'stroke="#aaa" stroke-dasharray="2,3"/>']
+    for v in (0.0, 0.5, 1.0):
+        parts.append(f'<text x="2" y="{y_of(v) + 3:.1f}" fill="#3c3c3c">{v:.1f}</text>')
+    parts.append(f'<text x="{left}" y="{h - 3}" fill="#3c3c3c">{lo:g}</text>'
+                 f'<text x="{right}" y="{h - 3}" text-anchor="end" fill="#3c3c3c">{hi:g}</text>'
+                 f'<text x="{(left + right) / 2:.0f}" y="{h - 3}" text-anchor="middle" '
+                 'fill="#3c3c3c">epoch</text>')
+    for pts, colour, name, tx in ((auc, "#1f77b4", "AUROC", left + 2),
+                                  (iou, "#2ca02c", "best IoU", left + 50)):
+        if not pts:
+            continue
+        xy = " ".join(f"{x_of(e):.1f},{y_of(v):.1f}" for e, v in pts)
+        parts.append(f'<polyline points="{xy}" fill="none" stroke="{colour}" '
+                     'stroke-width="2"/>')
+        parts += [f'<circle cx="{x_of(e):.1f}" cy="{y_of(v):.1f}" r="2" fill="{colour}"/>'
+                  for e, v in pts]
+        parts.append(f'<text x="{tx}" y="10" fill="{colour}">{name}</text>')
+    if not auc and not iou:
+        parts.append(f'<text x="{left + 8}" y="{(top + bottom) / 2:.0f}" fill="#6e6e6e">'
+                     'no saliency metrics</text>')
+    marks = json.dumps({f"{e:g}": round(x_of(e), 1) for e in epochs})
+    parts.append(f"<line class=\"marker\" data-x='{marks}' x1=\"{x_of(hi):.1f}\" "
+                 f'x2="{x_of(hi):.1f}" y1="{top}" y2="{bottom}" stroke="rgb{MARKER_RGB}" '
+                 'stroke-width="2"/></svg>')
+    return "".join(parts)
+
+
+def scatter_svg(xy, labels, class_names=(), size: int = 220, highlight: int | None = None,
+                near=()) -> str:
+    """A 2-D layout (P, 2) in [0, 1] as inline SVG: one circle per probe image
+    (``data-i``), coloured by class, with a title naming the image and its class.
+    ``highlight`` is ringed in black, ``near`` (its neighbours) in grey (a page may move
+    these rings itself through the ``sel`` / ``near`` classes)."""
+    pad = 8
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+             'class="scatter"><rect width="100%" height="100%" fill="white" stroke="#ccc"/>']
+    near = {int(j) for j in near}
+    for i, (x, y) in enumerate(np.asarray(xy)):
+        c = int(labels[i]) if labels is not None else 0
+        name = class_names[c] if c < len(class_names) else f"class {c}"
+        cls, ring = (("sel", ' stroke="#000" stroke-width="2.5"') if i == highlight else
+                     ("near", ' stroke="#555" stroke-dasharray="2,1"') if i in near else ("", ""))
+        parts.append(f'<circle data-i="{i}" class="{cls}"{ring} '
+                     f'cx="{pad + x * (size - 2 * pad):.1f}" '
+                     f'cy="{pad + (1 - y) * (size - 2 * pad):.1f}" r="4" '
+                     f'fill="{CLASS_COLOURS[c % len(CLASS_COLOURS)]}"><title>#{i} · {name}'
+                     '</title></circle>')
+    parts.append("</svg>")
+    return "".join(parts)

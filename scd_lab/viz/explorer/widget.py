@@ -7,9 +7,12 @@ from __future__ import annotations
 import html
 import time
 
+import numpy as np
+
 from ...errors import RunError
+from .export import export_html
 from .model import INVERTED_MARK, ExplorerModel, ExplorerState
-from .render import colorbar_png
+from .render import colorbar_png, data_uri, image_bytes, scatter_svg
 
 
 class Explorer:
@@ -18,17 +21,23 @@ class Explorer:
     Controls: an epoch slider with a Play button, an image picker, an opacity slider, a mask
     checkbox, a Refresh button; per run a map picker and a polarity-flip checkbox. Per run it
     shows the overlay, a caption (epoch, step, AUROC, best IoU, "▼ inverted" when AUROC < 0.5),
-    a small AUROC / best-IoU plot with a marker at the current epoch, and notes on what the
-    run lacks. Display it as the last expression of a cell (or ``display(explorer.widget)``).
+    a small AUROC / best-IoU plot with a marker at the current epoch, the feature space at
+    that epoch (t-SNE of the probe set coloured by class, the chosen image ringed, and its
+    nearest neighbours by the run's embedding; ``feature_space=False`` leaves it out), and
+    notes on what the run lacks. ``export_html(path)`` writes the same views as one
+    self-contained HTML file. Display it as the last expression of a cell (or ``display(explorer.widget)``).
 
     Args: see ``ExplorerModel`` (``run_dirs``, ``images``, ``display``); ``play_interval_ms``:
     the Play button's speed.
     """
 
-    def __init__(self, run_dirs, images=None, display: int = 192, play_interval_ms: int = 700):
+    def __init__(self, run_dirs, images=None, display: int = 192, play_interval_ms: int = 700,
+                 feature_space: bool = True):
         import ipywidgets as W
 
         self.model = ExplorerModel(run_dirs, images=images, display=display)
+        self.feature_space = feature_space
+        self._thumbs: dict[int, str] = {}
         m = self.model
         self.state = m.default_state()
         self.last_update_s = 0.0
@@ -57,7 +66,7 @@ class Explorer:
             w.add_class(cls)
 
         self.map_pickers, self.flip_boxes, self.images_w, self.curves_w = {}, {}, {}, {}
-        self.captions, self.notes_w = {}, {}
+        self.captions, self.notes_w, self.space_w = {}, {}, {}
         columns = []
         for lab, v in m.runs.items():
             opts = v.map_names or ["(none)"]
@@ -72,10 +81,12 @@ class Explorer:
             self.map_pickers[lab], self.flip_boxes[lab] = picker, flip
             self.images_w[lab], self.curves_w[lab] = img, curve
             self.captions[lab], self.notes_w[lab] = W.HTML(), W.HTML()
+            self.space_w[lab] = W.HTML()
+            self.space_w[lab].add_class("scd-space")
             title = W.HTML(f"<b>{_esc(lab)}</b> <span style='color:#666'>"
                            f"{_esc(v.method_name or '')}</span>")
             columns.append(W.VBox([title, picker, flip, img, self.captions[lab], curve,
-                                   self.notes_w[lab]],
+                                   self.space_w[lab], self.notes_w[lab]],
                                   layout=W.Layout(width=f"{display + 70}px",
                                                   margin="0 8px 0 0")))
             picker.observe(self._on_change, "value")
@@ -144,6 +155,10 @@ class Explorer:
             curve = m.curve_png(p.label, p.map_name, p.epoch)
             if self.curves_w[p.label].value != curve:
                 self.curves_w[p.label].value = curve
+            if self.feature_space:
+                space = self.space_html(p.label, p.snapshot, p.image)
+                if self.space_w[p.label].value != space:
+                    self.space_w[p.label].value = space
             notes = m.view(p.label).notes()
             html = "".join(f"<div style='color:#a04000'><small>⚠ {_esc(n)}</small></div>"
                            for n in notes)
@@ -152,6 +167,37 @@ class Explorer:
         self.last_update_s = time.perf_counter() - t0
         self.update_times.append(self.last_update_s)
         return self.last_update_s
+
+    def space_html(self, label: str, snapshot: int | None, image: int) -> str:
+        """The feature space of run ``label`` at a snapshot: the t-SNE layout (the chosen
+        image ringed, its neighbours dashed) and the neighbours' thumbnails."""
+        m = self.model
+        note = m.space.note(label)
+        try:
+            xy = m.space.layout(label, snapshot)
+        except ImportError as exc:  # scikit-learn missing
+            note, xy = str(exc), None
+        if note or xy is None:
+            return f"<small style='color:#a04000'>{_esc(note or 'no layout yet')}</small>"
+        near = m.space.neighbours(label, snapshot)[image].tolist()
+        svg = scatter_svg(xy, m.probe.get("labels"), m.class_names, size=200,
+                          highlight=image, near=near)
+        thumbs = "".join(f"<img src='{self._thumb(j)}' width=36 height=36 title='#{j}' "
+                         "style='image-rendering:pixelated;margin-right:2px'>" for j in near)
+        return ("<small><b>feature space</b> (t-SNE; ringed: this image)</small><br>"
+                f"{svg}"
+                f"<br><small>nearest neighbours</small><br>{thumbs}")
+
+    def _thumb(self, i: int) -> str:
+        if i not in self._thumbs:
+            rgb = np.ascontiguousarray(self.model.probe["images"][i].permute(1, 2, 0).numpy())
+            self._thumbs[i] = data_uri(image_bytes(rgb))
+        return self._thumbs[i]
+
+    def export_html(self, path, images=None):
+        """Write this explorer's runs as one self-contained HTML file (no kernel, no
+        network; ``scd_lab.viz.explorer.export``); returns its path."""
+        return export_html(self.model, path, images=images)
 
     def refresh(self) -> list[str]:
         """Re-read the runs (new snapshots of a run being written); keeps the shown epoch
