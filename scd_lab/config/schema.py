@@ -109,6 +109,9 @@ class DataConfig:
         decoded by ``train.num_workers`` DataLoader processes (``scd_lab.data.stream``), instead
         of decoding the whole split into memory first; same batches, same augmentation. For
         full-size images (the ``paper-*`` presets); the held-out split stays in memory.
+    decode: with ``stream``: ``cpu`` (PIL in the worker processes) or ``device``
+        (``torchvision.io.decode_jpeg`` of the whole batch on the training device, nvJPEG on a
+        GPU; the workers only read the bytes).
     """
 
     dataset: str = "synthetic"
@@ -129,6 +132,7 @@ class DataConfig:
     distinct_textures: bool | None = None
     seed: int = 0
     stream: bool = False
+    decode: str = "cpu"
 
 
 @dataclass
@@ -256,6 +260,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "method.semantic_bn": ("separate", "joint"),
     "data.dataset": DATASETS,
     "data.augment": ("byol", "moco", None),
+    "data.decode": ("cpu", "device"),
     "optim.optimizer": ("sgd", "lars"),
     "optim.lr_scaling": ("linear", "none"),
     "train.precision": ("auto", "fp32", "bf16"),
