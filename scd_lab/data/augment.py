@@ -290,10 +290,8 @@ def gaussian_blur(x: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
 def _where(sel: Tensor, fn, x: Tensor, *args: Tensor) -> Tensor:
     """``fn(x, *args)`` for the samples ``sel`` (B,) bool selects, ``x`` for the others.
 
-    ``fn`` runs on the whole batch and the flags pick rows with ``torch.where``: no index list
-    (``nonzero``), no shape that depends on the drawn flags, so the step has the same shapes
-    every time (CUDA graphs, ``torch.compile``) and the device never waits for the host.
-    The unselected rows are ``x`` itself, bit for bit.
+    ``fn`` runs on the whole batch and ``torch.where`` picks rows: no index list (``nonzero``),
+    no shape that depends on the draw (CUDA graphs and ``torch.compile`` need fixed shapes).
     """
     return torch.where(sel[:, None, None, None], fn(x, *args), x)
 
@@ -313,13 +311,11 @@ def _blend_step(x: Tensor, op: Tensor, run: Tensor, factors: Tensor) -> Tensor:
 
 
 def color_jitter(x: Tensor, active: Tensor, factors: Tensor, order: Tensor) -> Tensor:
-    """ColorJitter with its four operations in a random order per sample, static shapes.
+    """ColorJitter, its four operations in a random order per sample, with fixed shapes.
 
-    Each ``active`` sample runs brightness (0), contrast (1), saturation (2) and hue (3) in the
-    order ``order`` (B, 4) gives, with ``factors`` (B, 4). Hue (the costly one) runs once, on
-    the whole batch: first the blends placed before it in each sample's order (positions 0-2),
-    then hue, then the blends placed after it (positions 1-3). The same sequence of operations
-    per sample as applying the four positions in turn; every step has fixed shapes.
+    Each ``active`` sample runs brightness (0), contrast (1), saturation (2) and hue (3) in its
+    ``order`` with its ``factors``. Hue (the costly one) runs once on the whole batch, between
+    the blends each order puts before it (positions 0-2) and those after it (1-3).
 
     Shape:
         x (B, 3, H, W) in [0, 1]; active (B,) bool; factors (B, 4); order (B, 4) long
