@@ -297,10 +297,8 @@ def _where(sel: Tensor, fn, x: Tensor, *args: Tensor) -> Tensor:
 
 
 def _blend_step(x: Tensor, op: Tensor, run: Tensor, factors: Tensor) -> Tensor:
-    """One position of the jitter for the blends: brightness (op 0: y = 0), contrast (1: y = the
-    mean grey), saturation (2: y = the grey image) as f x + (1 - f) y, clamped, where ``run``
-    (B,) bool. Elsewhere (and for op 3, hue, not a blend) f = 1: 1 x + 0 y clamped to [0, 1]
-    is x exactly, so no selection over the pixels is needed."""
+    """One jitter position's blend f x + (1 - f) y, clamped, where ``run``: brightness (op 0,
+    y = 0), contrast (1, the mean grey), saturation (2, the grey image); elsewhere f = 1 (x)."""
     f = factors.gather(1, op.clamp(max=2)[:, None])[:, 0]  # (B,)
     f = torch.where(run & (op < 3), f, torch.ones_like(f))  # (B,)
     gray = _gray(x)  # (B, 1, H, W)
