@@ -242,7 +242,7 @@ def _hsv_to_rgb(x: Tensor) -> Tensor:
     6 with n = 5, 3, 1 for R, G, B: the same values as torchvision's six-sector table (up to
     float rounding), in a few elementwise ops on all three channels at once."""
     h, s, v = x[:, 0:1], x[:, 1:2], x[:, 2:3]  # each (B, 1, H, W)
-    n = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype)[None, :, None, None]
+    n = torch.arange(5.0, 0.0, -2.0, device=x.device, dtype=x.dtype)[None, :, None, None]
     k = torch.remainder(n + 6.0 * h, 6.0)  # (B, 3, H, W)
     return v - v * s * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)  # (B, 3, H, W)
 
