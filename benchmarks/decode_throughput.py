@@ -30,23 +30,7 @@ from PIL import Image
 
 from scd_lab.data.folder import load_image
 from scd_lab.data.stream import StreamingFolder
-
-
-def write_jpegs(folder: Path, n: int, width: int, height: int, seed: int = 0) -> float:
-    """``n`` JPEGs in ``folder/c0``; returns their mean size in KB."""
-    rng = np.random.default_rng(seed)
-    d = folder / "c0"
-    d.mkdir(parents=True, exist_ok=True)
-    total = 0
-    for i in range(n):
-        small = rng.integers(0, 256, (height // 16, width // 16, 3), dtype=np.uint8)
-        im = Image.fromarray(small).resize((width, height), Image.BICUBIC)
-        arr = np.asarray(im).astype(np.int16) + rng.integers(-12, 13, (height, width, 3))
-        im = Image.fromarray(arr.clip(0, 255).astype(np.uint8))
-        p = d / f"img_{i:04d}.JPEG"
-        im.save(p, quality=90)
-        total += p.stat().st_size
-    return total / n / 1024
+from scd_lab.studies.decode_bench import write_jpegs
 
 
 def pil_draft(path, size: int) -> torch.Tensor:

@@ -14,7 +14,9 @@ def _cpu() -> Config:
         backbone=BackboneConfig(arch="resnet_tiny", small_stem=True, widths=(16, 32, 64, 128),
                                 blocks=(1, 1, 1, 1), strides=(1, 2, 2, 1)),
         method=MethodConfig(name="scd-byol", proj_hidden=1024, pred_hidden=1024, proj_dim=256,
-                            queue_size=4096),  # the queue must fit in 5,000 images
+                            queue_size=4096,  # the queue must fit in 5,000 images
+                            # LEWEL's slot heads at 2 C, as 4096 is to ResNet-50's C = 2048
+                            lewel_slot_hidden=256),
         data=DataConfig(dataset="synthetic", image_size=64, crop_size=32, crop_scale_min=0.2),
         optim=OptimConfig(optimizer="sgd", lr=0.4, weight_decay=1e-4, warmup_epochs=1.0),
         train=TrainConfig(epochs=6, batch_size=64, probe_size=32, knn_bank_size=5000),

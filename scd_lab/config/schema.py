@@ -61,6 +61,9 @@ class MethodConfig:
     eps: guard of the weighted-pooling denominator (eq. 4).
     lewel_heads, lewel_scale: LEWEL's h (channel groups) and s (softmax scale).
     lewel_global_weight: weight of the global term (the slot term gets 1 - weight).
+    lewel_slot_hidden: hidden width of LEWEL's slot projector H_s and slot predictor G_s
+        (``None``: ``proj_hidden`` and ``pred_hidden``, as the authors' code ties them; their
+        4096 is 2 C for ResNet-50's C = 2048, and the ``cpu`` preset scales it the same way).
     """
 
     name: str = "scd-byol"
@@ -84,6 +87,7 @@ class MethodConfig:
     lewel_heads: int = 4
     lewel_scale: float = 1.0
     lewel_global_weight: float = 0.5
+    lewel_slot_hidden: int | None = None
 
 
 @dataclass
@@ -105,6 +109,9 @@ class DataConfig:
         decoded by ``train.num_workers`` DataLoader processes (``scd_lab.data.stream``), instead
         of decoding the whole split into memory first; same batches, same augmentation. For
         full-size images (the ``paper-*`` presets); the held-out split stays in memory.
+    decode: with ``stream``: ``cpu`` (PIL in the worker processes) or ``device``
+        (``torchvision.io.decode_jpeg`` of the whole batch on the training device, nvJPEG on a
+        GPU; the workers only read the bytes).
     """
 
     dataset: str = "synthetic"
@@ -125,6 +132,7 @@ class DataConfig:
     distinct_textures: bool | None = None
     seed: int = 0
     stream: bool = False
+    decode: str = "cpu"
 
 
 @dataclass
@@ -151,7 +159,9 @@ class TrainConfig:
     """The loop: length, precision, monitors and snapshots.
 
     precision: ``auto`` (bf16 autocast on CUDA, fp32 on CPU), ``fp32`` or ``bf16``.
-    channels_last: ``auto`` = on for CUDA. compile: ``torch.compile`` the method.
+    channels_last: ``auto`` = on for CUDA. compile: ``torch.compile`` the method (off by
+        default: docs/cost.md has the measurements; a failure falls back to eager with one
+        line); compile_mode: its ``mode`` (``reduce-overhead`` adds CUDA graphs).
     max_steps: stop after this many steps (None: epochs * steps per epoch).
     knn_every, snapshot_every, ckpt_every: in epochs, 0 = never. The monitors also run at
         step 0; a checkpoint is also written at the last step (unless ckpt_every = 0).
@@ -167,6 +177,7 @@ class TrainConfig:
     precision: str = "auto"
     channels_last: str = "auto"
     compile: bool = False
+    compile_mode: str = "default"
     seed: int = 0
     deterministic: bool = False
     device: str = "auto"
@@ -249,8 +260,10 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "method.semantic_bn": ("separate", "joint"),
     "data.dataset": DATASETS,
     "data.augment": ("byol", "moco", None),
+    "data.decode": ("cpu", "device"),
     "optim.optimizer": ("sgd", "lars"),
     "optim.lr_scaling": ("linear", "none"),
     "train.precision": ("auto", "fp32", "bf16"),
     "train.channels_last": ("auto", "on", "off"),
+    "train.compile_mode": ("default", "reduce-overhead", "max-autotune"),
 }

@@ -76,7 +76,7 @@ def validate(cfg: Config) -> Config:
     if any(s not in (1, 2) for s in b.strides):
         raise ConfigError(f"backbone.strides entries must be 1 or 2, got {b.strides}")
     for p in ("proj_hidden", "proj_dim", "pred_hidden", "queue_size", "bn_splits",
-              "lewel_heads"):
+              "lewel_heads", "lewel_slot_hidden"):
         _positive(f"method.{p}", getattr(m, p))
     for p in ("tau", "lewel_scale", "eps", "saliency_width"):
         _positive(f"method.{p}", getattr(m, p))

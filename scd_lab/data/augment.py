@@ -238,15 +238,13 @@ def _rgb_to_hsv(x: Tensor) -> Tensor:
 
 
 def _hsv_to_rgb(x: Tensor) -> Tensor:
-    h, s, v = x.unbind(1)  # each (B, H, W)
-    i = torch.floor(h * 6.0)
-    f = h * 6.0 - i
-    i = i.long() % 6
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    table = torch.stack([torch.stack(c, 0) for c in  # (3, 6, B, H, W)
-                         ((v, q, p, p, t, v), (t, v, v, q, p, p), (p, p, t, v, v, q))], 0)
-    idx = i[None, None].expand(3, 1, *i.shape)  # (3, 1, B, H, W)
-    return table.gather(1, idx)[:, 0].permute(1, 0, 2, 3)  # (B, 3, H, W)
+    """HSV -> RGB by the closed form c = v - v s clamp(min(k, 4 - k), 0, 1), k = (n + 6 h) mod
+    6 with n = 5, 3, 1 for R, G, B: the same values as torchvision's six-sector table (up to
+    float rounding), in a few elementwise ops on all three channels at once."""
+    h, s, v = x[:, 0:1], x[:, 1:2], x[:, 2:3]  # each (B, 1, H, W)
+    n = torch.arange(5.0, 0.0, -2.0, device=x.device, dtype=x.dtype)[None, :, None, None]
+    k = torch.remainder(n + 6.0 * h, 6.0)  # (B, 3, H, W)
+    return v - v * s * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)  # (B, 3, H, W)
 
 
 def adjust_brightness(x: Tensor, f: Tensor) -> Tensor:
@@ -289,18 +287,43 @@ def gaussian_blur(x: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
     return y.reshape(bsz, ch, hgt, wid)
 
 
-def _apply_where(x: Tensor, sel: Tensor, fn, *args: Tensor) -> Tensor:
-    """Replaces x[sel] by fn(x[sel], *args[sel]); args on x's device.
+def _where(sel: Tensor, fn, x: Tensor, *args: Tensor) -> Tensor:
+    """``fn(x, *args)`` for the samples ``sel`` (B,) bool selects, ``x`` for the others.
 
-    ``sel`` (B,) bool is a parameter drawn on the CPU: its indices are taken there and sent
-    ahead, so x's device never waits for the host (``nonzero`` on a GPU mask would).
+    ``fn`` runs on the whole batch and ``torch.where`` picks rows: no index list (``nonzero``),
+    no shape that depends on the draw (CUDA graphs and ``torch.compile`` need fixed shapes).
     """
-    idx = sel.nonzero()[:, 0]  # (n,) on the CPU
-    if idx.numel() == 0:
-        return x
-    idx = idx.to(x.device, non_blocking=True)
-    x = x.clone()
-    x[idx] = fn(x[idx], *(a[idx] for a in args))
+    return torch.where(sel[:, None, None, None], fn(x, *args), x)
+
+
+def _blend_step(x: Tensor, op: Tensor, run: Tensor, factors: Tensor) -> Tensor:
+    """One jitter position's blend f x + (1 - f) y, clamped, where ``run``: brightness (op 0,
+    y = 0), contrast (1, the mean grey), saturation (2, the grey image); elsewhere f = 1 (x)."""
+    f = factors.gather(1, op.clamp(max=2)[:, None])[:, 0]  # (B,)
+    f = torch.where(run & (op < 3), f, torch.ones_like(f))  # (B,)
+    gray = _gray(x)  # (B, 1, H, W)
+    sat = (op == 2).to(x.dtype)[:, None, None, None]  # (B, 1, 1, 1)
+    con = (op == 1).to(x.dtype)[:, None, None, None]
+    target = sat * gray + con * gray.mean((1, 2, 3), keepdim=True)  # (B, 1, H, W)
+    return _blend(x, target, f)
+
+
+def color_jitter(x: Tensor, active: Tensor, factors: Tensor, order: Tensor) -> Tensor:
+    """ColorJitter, its four operations in a random order per sample, with fixed shapes.
+
+    Each ``active`` sample runs brightness (0), contrast (1), saturation (2) and hue (3) in its
+    ``order`` with its ``factors``. Hue (the costly one) runs once on the whole batch, between
+    the blends each order puts before it (positions 0-2) and those after it (1-3).
+
+    Shape:
+        x (B, 3, H, W) in [0, 1]; active (B,) bool; factors (B, 4); order (B, 4) long
+    """
+    hue_at = (order == 3).int().argmax(1)  # (B,) the position of hue in each order
+    for pos in range(3):
+        x = _blend_step(x, order[:, pos], active & (pos < hue_at), factors)
+    x = _where(active, adjust_hue, x, factors[:, 3])
+    for pos in range(1, 4):
+        x = _blend_step(x, order[:, pos], active & (pos > hue_at), factors)
     return x
 
 
@@ -335,21 +358,22 @@ class BatchAugment:
         bsz, _, hgt, wid = images.shape
         if params is None:
             params = sample_params(spec, bsz, hgt, wid, generator)
-        c = {k: v.cpu() for k, v in params.items()}  # selections: indices taken on the CPU
-        p = {k: v.to(dev, non_blocking=True) for k, v in params.items()}  # values
+        p = {k: v.to(dev, non_blocking=True) for k, v in params.items()}
         x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
         grid = crop_grid(p["boxes"], p["flip"], hgt, wid, self.out_size)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border",
                           align_corners=False).clamp(0, 1)  # (B, 3, out, out)
-        for step in range(4):  # colour jitter, a random order of the 4 ops per sample
-            for op in range(4):
-                sel = c["jitter"] & (c["jitter_order"][:, step] == op)  # (B,) CPU
-                x = _apply_where(x, sel, _JITTER_OPS[op], p["jitter_factors"][:, op])
-        x = _apply_where(x, c["gray"], lambda y: _gray(y).expand(-1, 3, -1, -1))
-        x = _apply_where(x, c["blur"], lambda y, s: gaussian_blur(
-            y, s, spec.kernel_size(self.out_size)), p["blur_sigma"])
-        x = _apply_where(x, c["solarize"], lambda y: torch.where(
-            y >= spec.solarize_threshold, 1.0 - y, y))
+        # each op runs where its probability is not 0 (the spec, not the draw, decides)
+        if spec.jitter_p > 0:
+            x = color_jitter(x, p["jitter"], p["jitter_factors"], p["jitter_order"])
+        if spec.gray_p > 0:
+            x = _where(p["gray"], lambda y: _gray(y).expand(-1, 3, -1, -1), x)
+        if spec.blur_p > 0:
+            x = _where(p["blur"], gaussian_blur, x, p["blur_sigma"],
+                       spec.kernel_size(self.out_size))
+        if spec.solarize_p > 0:
+            x = _where(p["solarize"], lambda y: torch.where(
+                y >= spec.solarize_threshold, 1.0 - y, y), x)
         mean = torch.tensor(spec.mean).to(dev, non_blocking=True)[None, :, None, None]
         std = torch.tensor(spec.std).to(dev, non_blocking=True)[None, :, None, None]
         return (x - mean) / std, params  # (B, 3, out, out)

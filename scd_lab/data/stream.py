@@ -23,9 +23,13 @@ the scan but fails to decode is replaced by the next readable one, as in memory,
 A run uses it with ``data.dataset=folder data.stream=true`` (``scd_lab.runs.build.build_run``; the
 trainer calls ``batch(step)``).
 
-Optional GPU decoding (``decode="cuda"``, needs CUDA and torchvision): the workers only read
-the file bytes; ``torchvision.io.decode_jpeg(device="cuda")`` decodes the batch and the resize
-and crop run on the GPU (antialiased bilinear, so pixels differ slightly from PIL's).
+Decoding on the training device (``decode="device"``, ``data.decode=device``; needs
+torchvision): the workers only read the file bytes; ``torchvision.io.decode_jpeg`` decodes the
+whole batch in one call on the device the trainer runs on (nvJPEG on a GPU, libjpeg on the
+CPU), and the shorter-side resize and centre crop run there too (``decode_batch``: antialiased
+bilinear, so pixels differ slightly from PIL's). The random resized crop of each view is then
+the augmentation's, on the same device, so JPEG to view never leaves the GPU and needs no DALI.
+``decode="cuda"`` is ``device`` on ``cuda``.
 """
 from __future__ import annotations
 
@@ -43,8 +47,65 @@ from .folder import ImageFolderDataset, to_image_array
 from .sampling import batch_indices
 
 
+DECODES = ("cpu", "device", "cuda")
+
+
 def _identity(item):
     return item
+
+
+def _read_bytes(path: str) -> Tensor:
+    """A file's bytes as a uint8 tensor (what ``decode_jpeg`` takes)."""
+    with open(path, "rb") as f:
+        return torch.frombuffer(bytearray(f.read()), dtype=torch.uint8)
+
+
+def _resize_centre(im: Tensor, size: int) -> Tensor:
+    """uint8 (3, h, w) -> (3, size, size): shorter side to ``size`` (bilinear, antialiased),
+    then the centre crop."""
+    import torch.nn.functional as F
+    h, w = im.shape[-2:]
+    s = size / min(h, w)
+    nh, nw = max(size, round(h * s)), max(size, round(w * s))
+    x = F.interpolate(im[None].float(), size=(nh, nw), mode="bilinear", align_corners=False,
+                      antialias=True)  # (1, 3, nh, nw)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return x[0, :, top:top + size, left:left + size].round().clamp(0, 255).to(torch.uint8)
+
+
+def decode_batch(datas: list[Tensor], size: int, device: str | torch.device = "cpu"
+                 ) -> tuple[Tensor, Tensor]:
+    """JPEG bytes -> a uint8 batch (n, 3, size, size) on ``device``, and the source (n,) long
+    of each slot (``i`` for ``datas[i]``; a failed file's slot holds another's image).
+
+    ``torchvision.io.decode_jpeg`` decodes the list in one call on ``device``; if that raises
+    (a corrupt file), each is decoded alone and the failures are replaced by repeating the
+    last good image (the batch keeps its size). Each image: shorter side to ``size``, centre
+    crop (``_resize_centre``).
+
+    Raises:
+        DataError: if no file of the batch decodes.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torchvision 0.29: see TorchCodec
+        from torchvision.io import ImageReadMode, decode_jpeg
+        try:
+            images = decode_jpeg(datas, mode=ImageReadMode.RGB, device=device)
+            source = list(range(len(datas)))
+        except RuntimeError:
+            images, source = [], []
+            for i, data in enumerate(datas):  # one by one, to find the bad ones
+                try:
+                    images.append(decode_jpeg(data, mode=ImageReadMode.RGB, device=device))
+                    source.append(i)
+                except RuntimeError:
+                    pass
+    if not images:
+        raise DataError("no decodable JPEG in a batch")
+    out = [_resize_centre(im, size) for im in images]
+    failed = len(datas) - len(out)
+    out += out[-1:] * failed  # keep the batch size (bad files: repeat the last one)
+    return torch.stack(out), torch.tensor(source + source[-1:] * failed)
 
 
 class _StepBatches(Dataset):
@@ -60,9 +121,8 @@ class _StepBatches(Dataset):
         idx = batch_indices(step, len(self.folder), self.batch_size, self.seed, self.rank,
                             self.world, self._cache)
         before = self.folder.num_failed
-        if self.raw:  # bytes only; decoded on the GPU by the main process
-            from torchvision.io import read_file
-            items = [(read_file(self.folder.samples[i][0]), self.folder.samples[i][1])
+        if self.raw:  # bytes only; decoded on the training device by the main process
+            items = [(_read_bytes(self.folder.samples[i][0]), self.folder.samples[i][1])
                      for i in idx.tolist()]
             return step, [b for b, _ in items], torch.tensor([y for _, y in items]), 0
         with warnings.catch_warnings():
@@ -86,8 +146,10 @@ class StreamingFolder:
             files at index time instead of replacing them at load time).
         rank, world: this process and the number of processes (each gets its shard).
         prefetch: batches decoded ahead per worker.
-        decode: ``"cpu"`` (PIL in the workers) or ``"cuda"`` (bytes from the workers,
-            ``torchvision.io.decode_jpeg`` on the GPU).
+        decode: ``"cpu"`` (PIL in the workers), ``"device"`` (bytes from the workers,
+            ``decode_batch`` on ``device``) or ``"cuda"`` (``device`` on the GPU).
+        device: where ``decode="device"`` decodes (the trainer's device; default ``cuda``
+            when available, else ``cpu``).
 
     Attributes:
         num_skipped: files dropped at index time. num_failed: files that failed to decode
@@ -97,11 +159,14 @@ class StreamingFolder:
     def __init__(self, root: str | os.PathLike, size: int, batch_size: int, seed: int = 0,
                  num_workers: int = 0, class_names: list[str] | None = None,
                  scan: str = "verify", rank: int = 0, world: int = 1, prefetch: int = 2,
-                 decode: str = "cpu"):
-        if decode not in ("cpu", "cuda"):
-            raise ValueError(f"decode must be 'cpu' or 'cuda', got {decode!r}")
+                 decode: str = "cpu", device: str | None = None):
+        if decode not in DECODES:
+            raise ValueError(f"decode must be one of {DECODES}, got {decode!r}")
         if decode == "cuda" and not torch.cuda.is_available():
             raise DataError("decode='cuda' needs a CUDA device; use decode='cpu'")
+        self.decode_device = torch.device(
+            "cuda" if decode == "cuda" else
+            device or ("cuda" if torch.cuda.is_available() else "cpu"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.folder = ImageFolderDataset(root, size, class_names, scan)
@@ -156,44 +221,24 @@ class StreamingFolder:
 
     def _loader(self, start: int, stop: int):
         ds = _StepBatches(self.folder, self.batch_size, self.seed, self.rank, self.world,
-                          raw=self.decode == "cuda")
+                          raw=self.decode != "cpu")
         kw = dict(prefetch_factor=self.prefetch, persistent_workers=False) \
             if self.num_workers > 0 else {}
         return DataLoader(ds, batch_size=None, sampler=range(start, stop),
                           num_workers=self.num_workers, collate_fn=_identity,
                           pin_memory=torch.cuda.is_available() and self.decode == "cpu", **kw)
 
-    def _gpu_batch(self, datas: list[Tensor]) -> Tensor:
-        """Decode JPEG bytes on the GPU, resize the shorter side and centre-crop: uint8."""
-        import torch.nn.functional as F
-        from torchvision.io import ImageReadMode, decode_jpeg
-        out = []
-        for data in datas:  # one by one: a corrupt file falls back to PIL's path
-            try:
-                im = decode_jpeg(data, mode=ImageReadMode.RGB, device="cuda")
-            except RuntimeError:
-                self.num_failed += 1
-                continue
-            h, w = im.shape[-2:]
-            s = self.size / min(h, w)
-            nh, nw = max(self.size, round(h * s)), max(self.size, round(w * s))
-            x = F.interpolate(im[None].float(), size=(nh, nw), mode="bilinear",
-                              align_corners=False, antialias=True)
-            top, left = (nh - self.size) // 2, (nw - self.size) // 2
-            out.append(x[0, :, top:top + self.size, left:left + self.size]
-                       .round().clamp(0, 255).to(torch.uint8))
-        if not out:
-            raise DataError(f"no decodable image in a batch of {self.root}")
-        while len(out) < len(datas):  # keep the batch size (bad files: repeat the last one)
-            out.append(out[-1])
-        return torch.stack(out)
-
     def iterate(self, start: int, stop: int):
         """Yield (step, images uint8 (B/world, 3, S, S), labels) for steps [start, stop), in
         order, decoded ahead by the workers."""
         for step, images, labels, failed in self._loader(start, stop):
-            if self.decode == "cuda":
-                images = self._gpu_batch(images)
+            if self.decode != "cpu":
+                try:
+                    images, source = decode_batch(images, self.size, self.decode_device)
+                except DataError as exc:
+                    raise DataError(f"{self.root}: {exc}") from None
+                failed += len(labels) - len(set(source.tolist()))
+                labels = labels[source]  # a replaced file's slot: its image's label
             self.num_failed += failed
             yield step, images, labels
 

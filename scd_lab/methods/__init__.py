@@ -67,7 +67,8 @@ def method_kwargs(m) -> tuple[dict, dict]:
                        saliency_width=m.saliency_width, semantic_bn=m.semantic_bn, eps=m.eps)
     elif plug == "lewel":
         plug_kw = dict(heads=m.lewel_heads, scale=m.lewel_scale,
-                       global_weight=m.lewel_global_weight, pred_hidden=m.pred_hidden)
+                       global_weight=m.lewel_global_weight, pred_hidden=m.pred_hidden,
+                       slot_hidden=m.lewel_slot_hidden)
     else:
         plug_kw = {}
     return base_kw, plug_kw

@@ -195,12 +195,15 @@ class LEWEL(PlugIn):
         scale: s, the softmax scale of the alignment maps (1.0).
         global_weight: w, the weight of the global term (the slot term gets 1 - w).
         pred_hidden: hidden width of G_s (default: the base predictor's, or 4096).
+        slot_hidden: hidden width of both H_s and G_s, overriding the two above (the authors'
+            code ties them to the global heads' 4096, 2 C for ResNet-50; docs/cost.md).
     """
 
     default_map = "lewel_maxvar"
 
     def __init__(self, base: BaseMethod, heads: int = 4, scale: float = 1.0,
-                 global_weight: float = 0.5, pred_hidden: int | None = None):
+                 global_weight: float = 0.5, pred_hidden: int | None = None,
+                 slot_hidden: int | None = None):
         super().__init__(base, "lewel")
         c, d = base.out_channels, base.projector.out_dim
         if c % heads or d % heads:
@@ -208,7 +211,10 @@ class LEWEL(PlugIn):
         self.heads, self.num_slots = heads, d // heads  # h, K
         self.scale, self.global_weight = scale, global_weight
         pred_hidden = self.default_pred_hidden() if pred_hidden is None else pred_hidden
-        self.slot_projector = MLP(c, base.projector.hidden_dim, d)  # H_s: C -> 4096 -> d
+        proj_hidden = base.projector.hidden_dim
+        if slot_hidden is not None:
+            proj_hidden = pred_hidden = slot_hidden
+        self.slot_projector = MLP(c, proj_hidden, d)  # H_s: C -> 4096 -> d
         self.slot_predictor = MLP(d, pred_hidden, d)  # G_s: d -> 4096 -> d, online only
         self.target_slot_projector = base.make_target(self.slot_projector)
 

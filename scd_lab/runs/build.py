@@ -109,7 +109,8 @@ def build_run(cfg: Config | None, out=None, *, resume: bool = False, data=None, 
         if cfg.data.stream:  # this process's shard of the trainer's batches
             rank, world, _ = setup_distributed()
             stream = dict(batch_size=cfg.train.batch_size, seed=cfg.train.seed, rank=rank,
-                          world=world)
+                          world=world, decode=cfg.data.decode,
+                          device=None if cfg.train.device == "auto" else cfg.train.device)
         data = build_data(cfg.data, cfg.train.num_workers, stream)
     train, test = data
     torch.manual_seed(cfg.train.seed)

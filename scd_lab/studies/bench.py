@@ -18,7 +18,12 @@ For each method, on random uint8 images held in memory (the kit's data path, no 
   ratio is taken per round, then its median and inter-quartile range over the rounds, so that
   a neighbour's load on a shared machine hits both sides of a ratio alike;
 * lightly's BYOL (same trunk, heads and views; ``studies.lightly_byol``) when ``lightly`` is
-  importable, timed in the same phases.
+  importable, timed in the same phases;
+* ``NAME+compile`` (e.g. ``byol+compile``): the method with ``train.compile=true``, in the same
+  rounds, with its ratio to ``NAME`` (compile on / off);
+* with ``decode``, the decode headroom of the streaming path (``studies.decode_bench``):
+  JPEGs decoded per second at the stored size over the first method's training images/s;
+* a summary: every ratio, augmentation share and fraction of peak, with the device's name.
 
     scd-lab bench --preset cpu --size 32 --batch 64 --rounds 20 --json bench.json
     python -m scd_lab.cli bench ...                           # the same
@@ -41,18 +46,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..config import apply_overrides, get_preset, resolve
 from ..data.arrays import ImageArray
 from ..runs.build import build_run
-from ..tables import table_markdown
+from .bench_report import PHASE_TITLES, PHASES, format_markdown, summary_rows  # noqa: F401
+from .decode_bench import decode_headroom
 from .lightly_byol import LightlyBYOL
 
 DEFAULT_METHODS = ("byol", "scd-byol", "moco", "scd-moco", "lewel-byol")
 SYMMETRIC_BYOL = "byol-2x"  # BYOL with method.symmetric=true, LEWEL-BYOL's fair base
 PAIRS = (("scd-byol", "byol"), ("scd-moco", "moco"), ("lewel-byol", "byol"),
          ("lewel-byol", SYMMETRIC_BYOL), ("lightly-byol", "byol"))
-#: the phases of a step, in order: ``Trainer.views``, ``forward``, ``backward``,
-#: ``optimizer_step`` and ``update_targets`` (the EMA and MoCo's enqueue)
-PHASES = ("augment", "forward", "backward", "optimizer", "ema")
-PHASE_TITLES = ("augment", "forward", "backward", "optimizer", "EMA+enqueue")  # table columns
-
 #: dense bf16 tensor-core peaks, TFLOP/s (vendor data sheets; SXM parts). Matched in order.
 PEAK_BF16_TFLOPS = (("H200", 989.0), ("H100 PCIe", 756.0), ("H100", 989.0),
                     ("A100", 312.0))
@@ -91,9 +92,12 @@ def machine_description(device: torch.device) -> str:
 def bench_config(method: str, preset: str = "cpu", size: int = 32, batch: int = 64,
                  overrides=()):
     """The config a bench entry trains: the preset at ``size``-pixel views, batch ``batch``,
-    no monitors. ``byol-2x`` is BYOL with the symmetric loss."""
+    no monitors. ``byol-2x`` is BYOL with the symmetric loss; ``NAME+compile`` is ``NAME`` with
+    ``train.compile=true``."""
+    method, plus = method.split("+", 1) if "+" in method else (method, "")
     name, extra = (("byol", ["method.symmetric=true"]) if method == SYMMETRIC_BYOL
                    else (method, []))
+    extra += ["train.compile=true"] if plus == "compile" else []
     base = get_preset(preset)
     stored = max(size, round(base.data.image_size * size / base.data.crop_size))
     return apply_overrides(base, [
@@ -234,7 +238,7 @@ def cpu_memory(method: str, kw: dict, steps: int = 2, timeout: float = 300) -> d
 def run_bench(methods=DEFAULT_METHODS, preset: str = "cpu", size: int = 32, batch: int = 64,
               rounds: int = 20, warmup: int = 2, device: str | None = None, overrides=(),
               memory: str = "auto", flops: bool = True, lightly: bool = True,
-              progress=None) -> dict:
+              decode: bool = False, progress=None) -> dict:
     """Benchmark ``methods`` interleaved on one device; returns a JSON-able dict (see the
     module docstring). ``byol-2x`` (symmetric BYOL) is added when ``lewel-byol`` is measured.
 
@@ -246,6 +250,7 @@ def run_bench(methods=DEFAULT_METHODS, preset: str = "cpu", size: int = 32, batc
             CPU resident-set peak of this process so far: no subprocesses), or ``off``.
         flops: count FLOPs (one extra forward + backward per method).
         lightly: also time lightly's BYOL when it is importable.
+        decode: also measure the streaming path's decode headroom (``decode_headroom``).
         progress: optional callable taking a line of text.
     """
     say = progress or (lambda line: None)
@@ -330,7 +335,8 @@ def run_bench(methods=DEFAULT_METHODS, preset: str = "cpu", size: int = 32, batc
                      "(memory='process')")
 
     ratios = []
-    for a, b in PAIRS:
+    pairs = PAIRS + tuple((n, n.split("+")[0]) for n in names if n.endswith("+compile"))
+    for a, b in pairs:
         if a in totals and b in totals:
             per_round = [x / y for x, y in zip(totals[a], totals[b])]
             model_a = [t - s for t, s in zip(totals[a], times[a]["augment"])]
@@ -342,54 +348,24 @@ def run_bench(methods=DEFAULT_METHODS, preset: str = "cpu", size: int = 32, batc
                            "model_step": _stats([x / y for x, y in zip(model_a, model_b)]),
                            "ratio_of_medians": (statistics.median(totals[a])
                                                 / statistics.median(totals[b]))})
-    return {"machine": machine_description(dev), "device": str(dev),
+    res = {"machine": machine_description(dev), "device": str(dev),
+            "device_name": device_name(dev),
             "device_peak_bf16_tflops": peak, "preset": preset, "size": size, "batch": batch,
             "rounds": rounds, "warmup": warmup, "overrides": list(overrides),
             "precision": "bf16 autocast" if isinstance(first.autocast(), torch.autocast)
             else "fp32",
             "date": time.strftime("%Y-%m-%d %H:%M"), "methods": results, "ratios": ratios,
             "notes": notes}
+    if decode:
+        say("decode headroom")
+        res["decode"] = decode_headroom(resolve(cfgs[methods[0]]).data.image_size, dev,
+                                        results[methods[0]]["images_per_s"], batch)
+    res["summary"] = summary_rows(res)
+    return res
 
 
-def _method_row(name: str, r: dict) -> dict:
-    """One method's row of the bench's first table (column -> text)."""
-    s, ph = r["step_s"], r["phases_s"]
-    if "peak_memory_mib" in r:
-        mem = f"{r['peak_memory_mib']:.0f}"
-    elif "peak_rss_mib" in r:
-        mem = f"{r['peak_rss_mib']:.0f} RSS (+{r['step_rss_mib']:.0f} in steps)"
-    else:
-        mem = "n/a"
-    return {"method": name, "images/s": f"{r['images_per_s']:.0f}",
-            "step ms [IQR]": f"{1e3 * s['median']:.0f} [{1e3 * s['q1']:.0f}-{1e3 * s['q3']:.0f}]",
-            "min step ms": f"{1e3 * s['min']:.0f}",
-            "CPU s/step": f"{r['cpu_step_s']['median']:.2f}",
-            **{title: f"{1e3 * ph[p]:.1f}" for p, title in zip(PHASES, PHASE_TITLES)},
-            "peak memory MiB": mem,
-            "GFLOP/image": (f"{r['flops_per_image'] / 1e9:.3f}" if "flops_per_image" in r
-                            else "n/a"),
-            "TFLOP/s": f"{r['achieved_tflops']:.3f}" if "achieved_tflops" in r else "n/a",
-            "% of peak": (f"{100 * r['peak_fraction']:.1f}%" if r.get("peak_fraction") is not None
-                          else "n/a")}
-
-
-def _ratio_row(q: dict) -> dict:
-    """One ratio's row of the bench's second table."""
-    iqr = lambda d: f"{d['median']:.2f} [{d['q1']:.2f}-{d['q3']:.2f}]"  # noqa: E731
-    return {"ratio": f"{q['method']} / {q['base']}",
-            "whole step: median [IQR]": iqr(q["step"]),
-            "model step (no augmentation): median [IQR]": iqr(q["model_step"]),
-            "process CPU time: median [IQR]": iqr(q["cpu_step"]),
-            "ratio of median steps": f"{q['ratio_of_medians']:.2f}",
-            "ratio of fastest steps": f"{q['ratio_of_min_steps']:.2f}"}
-
-
-def format_markdown(res: dict) -> str:
-    """The result of ``run_bench`` as two Markdown tables (per method; ratios) and notes."""
-    text = (f"Machine: {res['machine']}. Preset `{res['preset']}`, {res['size']} px views, "
-            f"batch {res['batch']}, {res['precision']}, {res['rounds']} interleaved rounds "
-            f"(+{res['warmup']} warm-up). Times: medians over rounds, ms per step.\n\n"
-            + table_markdown([_method_row(n, r) for n, r in res["methods"].items()]))
-    if res["ratios"]:
-        text += "\n" + table_markdown([_ratio_row(q) for q in res["ratios"]])
-    return (text + "".join(f"\nNote: {note}\n" for note in res["notes"])).rstrip("\n")
+def device_name(device: torch.device) -> str:
+    """The card's name on CUDA, else the CPU's model name."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return machine_description(device).split(",")[0].removeprefix("CPU ")

@@ -39,6 +39,7 @@ from .._version import __version__
 from ..rundir import RunDir
 from ..schedules import cosine_lr
 from .checkpoint import save_checkpoint
+from .compile import CompiledModel
 from .device import resolve_device, setup_distributed
 from .optim import build_optimizer
 from .summary import smoke_note
@@ -123,8 +124,10 @@ class Trainer:
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = nn.parallel.DistributedDataParallel(self.method, device_ids=ids)
-        if t.compile:
-            self.model = torch.compile(self.model)
+        self._seed = 0  # the seed of the step being run (re-used if compilation fails)
+        if t.compile:  # compiled at the first step; one line and eager if that fails
+            self.model = CompiledModel(self.model, t.compile_mode,
+                                       before_retry=lambda: torch.manual_seed(self._seed))
         self.callbacks = list(callbacks)
         self.start_step, self.lr = 0, 0.0
         self.history: list[dict] = []  # every record logged, also without a run directory
@@ -223,7 +226,8 @@ class Trainer:
         method under ``autocast`` on the views (with the step's labels for a method that
         ``uses_labels``, the supervised reference), the loss's finiteness recorded on the
         device; returns the ``StepOutput``."""
-        torch.manual_seed(seed_for(self.train_cfg.seed, step, self.rank, 2))
+        self._seed = seed_for(self.train_cfg.seed, step, self.rank, 2)
+        torch.manual_seed(self._seed)
         with self.autocast():
             if getattr(self.method, "uses_labels", False):
                 out = self.model(x1, x2, labels=self.labels(step))
@@ -316,12 +320,15 @@ class Trainer:
         record = {"kind": "train", "step": step, "epoch": self.epoch_at(step), "lr": self.lr,
                   "momentum": self.method.momentum(step - 1, self.total_steps),
                   "images_per_s": images / max(seconds, 1e-9)}
-        record.update({k: float(v) for k, v in out.terms.items()})
+        values = dict(out.terms)  # name -> scalar tensor on the device
+        for name, m in out.maps.items():
+            values[f"{name}_mean"] = m.float().mean()
+            values[f"{name}_spatial_std"] = m.float().flatten(1).std(1).mean()
+        if values:  # one copy to the host for all of them (one sync per logging step)
+            host = torch.stack([v.detach().float().reshape(()) for v in values.values()])
+            record.update(zip(values, host.tolist()))
         if self.streaming:  # files that failed to decode so far (each replaced by another)
             record["data_failed"] = self.data.num_failed
-        for name, m in out.maps.items():
-            record[f"{name}_mean"] = float(m.float().mean())
-            record[f"{name}_spatial_std"] = float(m.float().flatten(1).std(1).mean())
         if self.device.type == "cuda":
             record["max_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 2**30
         return record

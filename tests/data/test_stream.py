@@ -76,3 +76,48 @@ def test_too_few_images(tmp_path, images):
     images.write(tmp_path / "t" / "a", 3)
     with pytest.raises(DataError, match="fewer than"):
         StreamingFolder(tmp_path / "t", 8, batch_size=4)
+
+
+def test_decode_batch_on_the_cpu_matches_pil(images):
+    """torchvision's decode of a batch (the path nvJPEG takes on a GPU), on the CPU: the same
+    images as PIL's path up to resampling, a bad file replaced and counted."""
+    from torchvision.io import decode_jpeg  # noqa: F401 - skip cleanly if missing
+    from PIL import Image
+    import io
+    import numpy as np
+
+    from scd_lab.data.stream import decode_batch
+    ys, xs = np.mgrid[0:48, 0:64]
+    smooth = [np.stack([xs * 4, ys * 5, (xs + ys) * 2 + 9 * k], -1).clip(0, 255).astype(np.uint8)
+              for k in range(3)]  # (48, 64, 3) gradients: resampling differences stay small
+    datas = []
+    for arr in smooth:
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, format="JPEG", quality=95)
+        datas.append(torch.frombuffer(bytearray(buf.getvalue()), dtype=torch.uint8))
+    batch, source = decode_batch(datas, 24, "cpu")
+    assert batch.shape == (3, 3, 24, 24) and batch.dtype == torch.uint8
+    assert source.tolist() == [0, 1, 2]
+    for k, arr in enumerate(smooth):  # PIL: shorter side 48 -> 24, centre crop of 32 -> 24
+        ref = np.asarray(Image.fromarray(arr).resize((32, 24), Image.BILINEAR))[:, 4:28]
+        diff = (batch[k].permute(1, 2, 0).float() - torch.from_numpy(ref.copy()).float()).abs()
+        assert float(diff.mean()) < 3.0
+    bad = torch.frombuffer(bytearray(b"not a jpeg at all"), dtype=torch.uint8)
+    batch2, source2 = decode_batch([datas[0], bad, datas[1]], 24, "cpu")
+    assert source2.tolist() == [0, 2, 2] and batch2.shape == (3, 3, 24, 24)
+    assert torch.equal(batch2[2], batch[1]) and torch.equal(batch2[0], batch[0])
+    with pytest.raises(DataError, match="no decodable"):
+        decode_batch([bad], 24, "cpu")
+
+
+def test_stream_decodes_on_the_device(tmp_path, images):
+    root = _folder(tmp_path / "train", images)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pil = StreamingFolder(root, 16, batch_size=4, seed=7)
+        tv = StreamingFolder(root, 16, batch_size=4, seed=7, decode="device", device="cpu")
+    steps = range(0, 2 * tv.steps_per_epoch)
+    for (s, a, la), (t, b, lb) in zip(pil.iterate(0, steps.stop), tv.iterate(0, steps.stop)):
+        assert s == t and b.shape == a.shape == (4, 3, 16, 16) and b.dtype == torch.uint8
+        assert torch.equal(la, lb)  # a replaced file's slot carries its image's label
+    assert tv.num_failed == pil.num_failed > 0  # the truncated file: counted, its slot filled

@@ -177,3 +177,26 @@ def test_a_gpu_that_is_not_there_is_one_line(capsys, tmp_path):
                  str(tmp_path / "run")]) == 2
     assert "train.device cuda: torch sees no CUDA device" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_bench_summary_decode_and_compile_pair(monkeypatch):
+    """The summary names the device and every ratio; NAME+compile is timed against NAME (here
+    with a compiler that fails, so the fallback runs); the decode headroom is measured."""
+    from scd_lab.train import compile as compile_mod
+
+    def broken(model, mode):
+        def fail(*args, **kwargs):
+            raise RuntimeError("no compiler in this test")
+        return fail
+
+    monkeypatch.setattr(compile_mod, "_torch_compile", broken)
+    res = bench.run_bench(["byol", "byol+compile"], size=16, batch=16, rounds=1, warmup=1,
+                          overrides=TINY, memory="off", flops=False, lightly=False, decode=True)
+    pairs = {(q["method"], q["base"]) for q in res["ratios"]}
+    assert ("byol+compile", "byol") in pairs
+    quantities = [row["quantity"] for row in res["summary"]]
+    assert "byol+compile / byol (whole step, median)" in quantities
+    assert any("decode headroom" in q for q in quantities)
+    assert all(row["device"] == res["device_name"] for row in res["summary"])
+    assert res["decode"]["device_images_per_s"] > 0 and res["decode"]["device_headroom"] > 0
+    assert res["device_name"] in bench.format_markdown(res)
