@@ -19,7 +19,8 @@ from testenv import CHILD_THREADS, SHARED_CACHE
 
 REPO = Path(__file__).resolve().parents[1]
 EXPLORE = "scd-lab explore --html runs/explorer.html --reference demo"  # in the README
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900),
+              pytest.mark.xdist_group("site")]  # one worker builds the site once
 
 
 @pytest.fixture(scope="module")
