@@ -62,6 +62,18 @@ def test_what_the_explorer_reads_of_a_folder(run_dir):
     assert Run.of_method(load_run(run_dir, with_data=False).method).notes() == []
 
 
+def test_load_run_builds_the_data_on_first_use_only(run_dir, monkeypatch):
+    import scd_lab.runs.load as load_module
+    calls = []
+    real = load_module.build_data
+    monkeypatch.setattr(load_module, "build_data",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    run = load_run(run_dir)
+    assert run._method is not None and run.probe["images"].dtype == torch.uint8
+    assert calls == []  # the method and the probe read, no image decoded
+    assert len(run.train) == 64 and len(run.test) == 32 and calls == [1]  # once, on first use
+
+
 def test_refresh_names_unreadable_snapshots_and_reads_new_ones(run_dir, tmp_path):
     rd = RunDir(run_dir)
     run = Run.open(run_dir)
