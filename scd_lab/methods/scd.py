@@ -19,7 +19,7 @@ import torch
 
 from ..losses import semantic_discrimination_loss
 from ..models import MLP, SaliencyNet, two_batches, weighted_avg_pool
-from .base import BaseMethod, PlugIn, StepOutput
+from .base import BaseMethod, PlugIn, StepOutput, head_mlp
 
 
 class SCD(PlugIn):
@@ -62,9 +62,10 @@ class SCD(PlugIn):
         self.saliency = SaliencyNet(c, max(1, round(c * saliency_width)))
         # H^s: same shape as the base's global projector, its own weights, shared by fg and bg
         gp = base.projector
-        self.sem_projector = MLP(c, gp.hidden_dim, gp.out_dim, batch_norm=gp.batch_norm)
+        self.sem_projector = MLP(c, gp.hidden_dim, gp.out_dim, batch_norm=gp.batch_norm,
+                                 last_bias=gp.last_bias, init=gp.init)
         pred_hidden = self.default_pred_hidden() if pred_hidden is None else pred_hidden
-        self.sem_predictor = (MLP(gp.out_dim, pred_hidden, gp.out_dim)
+        self.sem_predictor = (head_mlp(gp.out_dim, pred_hidden, gp.out_dim, self.head_bias)
                               if semantic_predictor else None)
         self.target_saliency = base.make_target(self.saliency)
         self.target_sem_projector = base.make_target(self.sem_projector)
