@@ -228,7 +228,8 @@ class SiameseMethod(Method):
         return frozen_copy(module)
 
     def target_apply(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """A target module on ``x`` without gradient; MoCo overrides it to shuffle BN."""
+        """A target module (or a function of target modules) on ``x`` without gradient; MoCo
+        overrides it to shuffle BN."""
         with torch.no_grad():
             return module(x)
 

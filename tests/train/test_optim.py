@@ -238,6 +238,20 @@ def test_param_groups_without_exclusion():
     assert no_decay["params"] == []
 
 
+def test_head_bn_scales_decayed_in_lewels_bn_recipe():
+    # LEWEL main.py:381: the heads' BN (``mlp.1``) is excluded only for the EMAN model; in the
+    # BN recipe its scale (``mlp.1.weight``) is decayed and adapted, its bias (name "bias") not.
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4),  # a trunk: 2-d norm
+                        nn.Linear(4, 8, bias=False), nn.BatchNorm1d(8), nn.Linear(8, 2))  # a head
+    decay, no_decay = param_groups(net, weight_decay=0.1, head_bn_decay=True)
+    assert _ids(decay["params"]) == _ids([net[0].weight, net[2].weight, net[3].weight,
+                                          net[4].weight])
+    assert _ids(no_decay["params"]) == _ids([net[0].bias, net[1].weight, net[1].bias,
+                                             net[3].bias, net[4].bias])
+    decay, _ = param_groups(net, weight_decay=0.1)  # the EMAN recipe: every BN excluded
+    assert _ids(decay["params"]) == _ids([net[0].weight, net[2].weight, net[4].weight])
+
+
 # --------------------------------------------------------------------------- build_optimizer
 
 def _optim_config(**kw):
