@@ -50,10 +50,12 @@ def _paper_r50(preset: str, method: MethodConfig, optim: OptimConfig, batch_size
 
 
 def _paper_scd_moco() -> Config:
-    # MoCo's code sets the cosine once per epoch (main_moco.py:372, 488-497)
+    # MoCo's code sets the cosine once per epoch (main_moco.py:372, 488-497) and decays every
+    # parameter, biases and BN included (main_moco.py:291-296)
     return _paper_r50("paper-scd-moco-r50", MethodConfig(name="scd-moco"),
                       OptimConfig(optimizer="sgd", lr=0.06, lr_scaling="none",
-                                  weight_decay=1e-4, lr_per="epoch"), batch_size=256)
+                                  weight_decay=1e-4, lr_per="epoch", exclude_bias_norm=False),
+                      batch_size=256)
 
 
 def _paper_scd_byol() -> Config:

@@ -226,3 +226,41 @@ def test_scd_target_runs_the_semantic_projector_once(make_method, views, name):
         with torch.no_grad():
             torch.testing.assert_close(z_fg, tgt(h_fg), rtol=0, atol=1e-5)
             torch.testing.assert_close(z_bg, tgt(h_bg), rtol=0, atol=1e-5)
+
+
+# ----------------------------------------------------------------- schedules and precision
+
+def test_moco_preset_sets_the_cosine_per_epoch_without_warm_up():
+    # MoCo main_moco.py:372 (once per epoch) and :488-497 (lr * 0.5 (1 + cos(pi e / E))); its
+    # SGD decays every parameter (main_moco.py:291-296)
+    o = get_preset("paper-scd-moco-r50").optim
+    assert (o.lr_per, o.warmup_epochs, o.optimizer, o.lr, o.weight_decay,
+            o.exclude_bias_norm) == ("epoch", 0.0, "sgd", 0.06, 1e-4, False)
+    assert get_preset("cpu").optim.lr_per == "step"  # the CPU tier: a few epochs, per step
+
+
+def test_trainer_holds_the_cosine_for_an_epoch_when_asked(tiny_cfg):
+    from types import SimpleNamespace
+
+    from scd_lab.train.trainer import Trainer
+    seen = []
+    fake = SimpleNamespace(total_steps=40, peak_lr=2.0, warmup_steps=10, lr_every=10, lr=None,
+                           optimizer=SimpleNamespace(param_groups=[{}], step=lambda: None))
+    for k in (19, 20, 29):
+        Trainer.optimizer_step(fake, k)
+        seen.append(fake.lr)
+    assert seen == pytest.approx([2.0, 1.5, 1.5])  # LEWEL's per-epoch values (test_schedules)
+
+
+def test_mixed_precision_is_bf16_without_loss_scaling():
+    # LEWEL trains with --amp: fp16 autocast and a GradScaler (main.py:348-356); the kit's
+    # "auto" precision is bf16 autocast on CUDA, which needs no loss scaling (a deviation).
+    from types import SimpleNamespace
+
+    from scd_lab.train.trainer import Trainer
+    fake = SimpleNamespace(train_cfg=SimpleNamespace(precision="bf16"),
+                           device=torch.device("cpu"))
+    ctx = Trainer.autocast(fake)
+    assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16
+    fake.train_cfg.precision = "auto"  # on the CPU: fp32
+    assert not isinstance(Trainer.autocast(fake), torch.autocast)
