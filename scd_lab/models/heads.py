@@ -13,8 +13,8 @@ class MLP(nn.Sequential):
     Linear has a bias, and both start from ``kaiming_normal_(fan_out, relu)`` (LEWEL
     ``utils/init.py:31``, called from ``models/lewel.py:103,127,129``).
     MoCo-v2 projector: ``batch_norm=False``: Linear(C, 2048) -> ReLU -> Linear(2048, 128), both
-    with biases and torch's default initialisation (MoCo ``main_moco.py``/``builder.py``:
-    plain ``nn.Linear``).
+    with biases and torch's default initialisation (MoCo ``moco/builder.py:34-41``: plain
+    ``nn.Linear``).
 
     Args:
         in_dim, hidden_dim, out_dim: the widths.
