@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from .config import Config, load_yaml, save_yaml
+from .config import RUN_FOLDER_LEGACY, Config, load_yaml, save_yaml
 from .errors import RunError
 from .io import atomic_torch_save
 
@@ -167,7 +167,7 @@ class RunDir:
         if not self.config_path.is_file():
             raise RunError(f"{str(self.path)!r} holds no run (no config.yaml); start one with "
                            f"`scd-lab train --out {self.path}`")
-        return load_yaml(self.config_path)
+        return load_yaml(self.config_path, missing=RUN_FOLDER_LEGACY)
 
     def meta(self) -> dict:
         return json.loads(self.meta_path.read_text())

@@ -5,10 +5,20 @@ from __future__ import annotations
 import math
 
 
-def cosine_lr(step: int, total_steps: int, peak: float, warmup_steps: int = 0) -> float:
-    """Linear warm-up to ``peak`` over ``warmup_steps``, then cosine decay to 0 at the end."""
+def cosine_lr(step: int, total_steps: int, peak: float, warmup_steps: int = 0,
+              every: int = 1) -> float:
+    """Linear warm-up to ``peak`` over ``warmup_steps`` (step k gets peak (k + 1) / warm-up,
+    LEWEL ``main.py:331-334``), then cosine decay towards 0 at ``total_steps``.
+
+    ``every`` > 1 holds the cosine for blocks of ``every`` steps, each at its value on the
+    block's first step: ``every`` = steps per epoch is LEWEL's and MoCo's schedule, set once
+    per epoch (LEWEL ``main.py:264-265`` with ``utils/lr_schedule.py:17-22``: progress
+    (epoch - warm-up epochs) / (epochs - warm-up epochs)); ``every`` = 1 moves it every step.
+    """
     if warmup_steps > 0 and step < warmup_steps:
         return peak * (step + 1) / warmup_steps
+    if every > 1:
+        step = max(step // every * every, warmup_steps)
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return peak * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 

@@ -76,3 +76,15 @@ def test_cosine_momentum_schedule(m0):
 def test_constant_momentum_schedule():
     assert momentum_at(0, 10, 0.999, "constant") == 0.999
     assert momentum_at(10, 10, 0.999, "constant") == 0.999
+
+
+def test_cosine_once_per_epoch_as_lewel_and_moco():
+    # LEWEL main.py:264-265 + utils/lr_schedule.py:17-22: after the warm-up the lr is set at each
+    # epoch's start to peak * 0.5 (1 + cos(pi (e - w) / (E - w))). E = 4 epochs of 10 steps,
+    # w = 1 warm-up epoch, peak 2: epochs 1, 2, 3 get 2, 1 + cos(pi/3) = 1.5, 1 + cos(2pi/3) = 0.5.
+    lrs = [cosine_lr(k, 40, 2.0, warmup_steps=10, every=10) for k in range(40)]
+    assert lrs[:10] == pytest.approx([2.0 * (k + 1) / 10 for k in range(10)])  # per step
+    assert lrs[10:20] == pytest.approx([2.0] * 10)
+    assert lrs[20:30] == pytest.approx([1.5] * 10)
+    assert lrs[30:40] == pytest.approx([0.5] * 10)
+    assert cosine_lr(25, 40, 2.0, 10, every=1) != pytest.approx(1.5)  # per step: it moves

@@ -9,7 +9,8 @@ Example:
 """
 from ..errors import ConfigError
 from .presets import PRESETS
-from .schema import (AUGMENT_FOR, CHOICES, DATASETS, METHOD_DEFAULTS, SYNTHETIC_KNOBS,
+from .schema import (AUGMENT_FOR, CHOICES, DATASETS, METHOD_DEFAULTS, RUN_FOLDER_LEGACY,
+                     SYNTHETIC_KNOBS,
                      BackboneConfig, Config, DataConfig, MethodConfig, OptimConfig, TrainConfig,
                      base_method, plugin)
 from .validate import (apply_overrides, from_dict, get_preset, load_yaml, resolve, save_yaml,
@@ -17,5 +18,6 @@ from .validate import (apply_overrides, from_dict, get_preset, load_yaml, resolv
 
 __all__ = ["Config", "BackboneConfig", "MethodConfig", "DataConfig", "OptimConfig",
            "TrainConfig", "PRESETS", "METHOD_DEFAULTS", "AUGMENT_FOR", "CHOICES", "DATASETS",
-           "SYNTHETIC_KNOBS", "ConfigError", "base_method", "plugin", "get_preset", "resolve",
+           "SYNTHETIC_KNOBS", "RUN_FOLDER_LEGACY", "ConfigError", "base_method", "plugin",
+           "get_preset", "resolve",
            "validate", "apply_overrides", "from_dict", "to_dict", "save_yaml", "load_yaml"]

@@ -1,7 +1,8 @@
 """Named presets: whole recipes, one function each (``scd-lab presets`` lists them).
 
 ``cpu`` is the CPU tier (every method runs on it); ``in100-r18`` the one-GPU ImageNet-100
-recipe; ``paper-*`` the paper's ImageNet recipes (ResNet-50, 224 px).
+recipe; ``paper-*`` the papers' ImageNet recipes (ResNet-50, 224 px): SCD's two, and LEWEL's
+two official ones, ``-eman`` and ``-syncbn`` (docs/fidelity.md).
 """
 from __future__ import annotations
 
@@ -51,9 +52,12 @@ def _paper_r50(preset: str, method: MethodConfig, optim: OptimConfig, batch_size
 
 
 def _paper_scd_moco() -> Config:
+    # MoCo's code sets the cosine once per epoch (main_moco.py:372, 488-497) and decays every
+    # parameter, biases and BN included (main_moco.py:291-296)
     return _paper_r50("paper-scd-moco-r50", MethodConfig(name="scd-moco"),
                       OptimConfig(optimizer="sgd", lr=0.06, lr_scaling="none",
-                                  weight_decay=1e-4), batch_size=256)
+                                  weight_decay=1e-4, lr_per="epoch", exclude_bias_norm=False),
+                      batch_size=256)
 
 
 def _paper_scd_byol() -> Config:
@@ -62,11 +66,35 @@ def _paper_scd_byol() -> Config:
                                   weight_decay=1e-4), batch_size=512)
 
 
-def _lewel_paper() -> Config:
-    return _paper_r50("paper-lewel-byol-r50", MethodConfig(name="lewel-byol", base_momentum=0.98),
-                      OptimConfig(optimizer="lars", lr=3.6, lr_scaling="none",
-                                  weight_decay=1.5e-6, warmup_epochs=10),
-                      batch_size=1024, crop_scale_min=0.2)
+def _lewel(preset: str, eman: bool, m0: float, lr: float, wd: float, batch: int,
+           epochs: int) -> Config:
+    """A LEWEL_B recipe of the authors' code (LayneH/LEWEL 4ee47eb): h = 4 heads, s = 1,
+    w = 0.5 (``--lewel-num-heads 4 --lewel-scale 1.0 --lewel-loss-weight 0.5``), LARS of
+    ``utils/LARS.py`` at the lr given (no scaling, ``main.py:188``), 10 warm-up epochs, the
+    cosine set once per epoch (``main.py:264-265``), crop scale (0.2, 1)."""
+    cfg = _paper_r50(preset, MethodConfig(name="lewel-byol", base_momentum=m0, lewel_heads=4,
+                                          lewel_scale=1.0, lewel_global_weight=0.5, eman=eman),
+                     OptimConfig(optimizer="lars", lr=lr, lr_scaling="none", weight_decay=wd,
+                                 warmup_epochs=10, lars_form="lewel", lr_per="epoch",
+                                 head_bn_decay=not eman),
+                     batch_size=batch, crop_scale_min=0.2)
+    cfg.train.epochs = epochs
+    cfg.train.sync_bn = not eman  # SyncBN on several GPUs (plain BN on one)
+    return cfg
+
+
+def _lewel_eman() -> Config:
+    # scripts/srun_lewelb_eman.sh:3-8 (and run_lewelb_eman.sh:4-9), --arch LEWELB_EMAN: the
+    # target in eval mode (main.py:310-315), its BN statistics averaged (models/lewel.py:161-178)
+    return _lewel("paper-lewel-byol-r50-eman", eman=True, m0=0.98, lr=3.6, wd=1.5e-6,
+                  batch=1024, epochs=200)
+
+
+def _lewel_syncbn() -> Config:
+    # scripts/srun_lewelb.sh:5-10,48, --arch LEWELB --norm SyncBN: the target in train mode,
+    # parameters-only EMA (models/lewel.py:215-226); the heads' BN scales decayed (main.py:381)
+    return _lewel("paper-lewel-byol-r50-syncbn", eman=False, m0=0.996, lr=7.2, wd=1e-6,
+                  batch=4096, epochs=400)
 
 
 PRESETS = {
@@ -74,5 +102,14 @@ PRESETS = {
     "in100-r18": _in100_r18,
     "paper-scd-moco-r50": _paper_scd_moco,
     "paper-scd-byol-r50": _paper_scd_byol,
-    "paper-lewel-byol-r50": _lewel_paper,
+    "paper-lewel-byol-r50-eman": _lewel_eman,
+    "paper-lewel-byol-r50-syncbn": _lewel_syncbn,
+}
+
+# Presets that were split or renamed: asking for one names its successors (one line).
+RETIRED = {
+    "paper-lewel-byol-r50": "it mixed LEWEL's two official recipes and was split in two: "
+                            "paper-lewel-byol-r50-eman (EMAN: LARS 3.6, batch 1024, m0 0.98, "
+                            "target in eval mode) and paper-lewel-byol-r50-syncbn (SyncBN: "
+                            "LARS 7.2, batch 4096, m0 0.996, target in train mode)",
 }

@@ -64,6 +64,14 @@ class MethodConfig:
     lewel_slot_hidden: hidden width of LEWEL's slot projector H_s and slot predictor G_s
         (``None``: ``proj_hidden`` and ``pred_hidden``, as the authors' code ties them; their
         4096 is 2 C for ResNet-50's C = 2048, and the ``cpu`` preset scales it the same way).
+    head_bias: a bias on the last Linear of the BN heads (projectors, predictors). Off as in
+        the official BYOL and LEWEL code; on is the kit before issue 22, kept so that its run
+        folders load (a run's config.yaml without this key means on). MoCo's BN-free
+        projector always has its biases, as MoCo's.
+    eman: the target network runs in eval mode and its BN statistics follow the online ones
+        by the same EMA as the weights (EMAN, Cai et al. 2021; LEWEL's ``LEWELB_EMAN``). Off:
+        the target runs in train mode (batch statistics) and only parameters are averaged
+        (BYOL's, LEWEL's ``LEWELB``).
     """
 
     name: str = "scd-byol"
@@ -88,6 +96,8 @@ class MethodConfig:
     lewel_scale: float = 1.0
     lewel_global_weight: float = 0.5
     lewel_slot_hidden: int | None = None
+    head_bias: bool = False
+    eman: bool = False
 
 
 @dataclass
@@ -142,6 +152,15 @@ class OptimConfig:
     lr: base learning rate at batch 256 when ``lr_scaling == "linear"`` (lr * batch / 256),
         else the learning rate itself.
     exclude_bias_norm: no weight decay (and no LARS adaptation) for biases and norm weights.
+    head_bn_decay: with ``exclude_bias_norm``, the heads' BN scales (BatchNorm1d weights) still
+        get weight decay and LARS adaptation (their biases do not), as LEWEL's BN recipe does
+        (its ``main.py:381`` excludes the heads' BN, ``mlp.1``, only for the EMAN model).
+    lars_form: ``lewel``: trust ratio eta ||w|| / (||g|| + wd ||w||) and the learning rate
+        inside the momentum buffer (LEWEL ``utils/LARS.py:96-116``); ``joint``: eta ||w|| /
+        ||g + wd w||, the learning rate outside the buffer (the kit before issue 22).
+    lr_per: ``step``: the cosine decays every step (BYOL's code; the CPU tier's few epochs
+        need it); ``epoch``: it moves once per epoch, as LEWEL's and MoCo's code
+        (``adjust_learning_rate`` called at each epoch's start). The warm-up is per step in both.
     """
 
     optimizer: str = "sgd"
@@ -152,6 +171,9 @@ class OptimConfig:
     warmup_epochs: float = 0.0
     exclude_bias_norm: bool = True
     lars_eta: float = 0.001
+    head_bn_decay: bool = False
+    lars_form: str = "lewel"
+    lr_per: str = "step"
 
 
 @dataclass
@@ -251,6 +273,11 @@ DATASETS = ("synthetic", "synthetic-camouflage", "synthetic-easy", "synthetic-ha
 SYNTHETIC_KNOBS = ("num_train", "num_test", "num_classes", "scale_range", "clutter", "patches",
                    "camouflage", "max_objects", "saturation", "distinct_textures")
 
+# What a run folder's config.yaml meant by a key it lacks: run configs are written whole, so a
+# missing key means the run predates the field, and its old behaviour is the one to rebuild
+# (``RunDir.config``): heads with a last bias (their checkpoints hold one) and the joint LARS.
+RUN_FOLDER_LEGACY: dict[str, Any] = {"method.head_bias": True, "optim.lars_form": "joint"}
+
 # Allowed values of the choice fields (also the messages of validation errors).
 CHOICES: dict[str, tuple[Any, ...]] = {
     "backbone.arch": ("resnet18", "resnet50", "resnet_tiny"),
@@ -263,6 +290,8 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "data.decode": ("cpu", "device"),
     "optim.optimizer": ("sgd", "lars"),
     "optim.lr_scaling": ("linear", "none"),
+    "optim.lars_form": ("lewel", "joint"),
+    "optim.lr_per": ("step", "epoch"),
     "train.precision": ("auto", "fp32", "bf16"),
     "train.channels_last": ("auto", "on", "off"),
     "train.compile_mode": ("default", "reduce-overhead", "max-autotune"),

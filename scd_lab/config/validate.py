@@ -19,12 +19,14 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
-from .presets import PRESETS
+from .presets import PRESETS, RETIRED
 from .schema import AUGMENT_FOR, CHOICES, METHOD_DEFAULTS, Config
 
 
 def get_preset(name: str) -> Config:
     """A fresh copy of the named preset (see ``PRESETS``)."""
+    if name in RETIRED:
+        raise ConfigError(f"preset {name!r} is gone: {RETIRED[name]}")
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; available presets: {', '.join(PRESETS)}"
                           + _did_you_mean(name, PRESETS))
@@ -248,8 +250,10 @@ def save_yaml(cfg: Config, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
 
-def load_yaml(path: str | Path, base: Config | None = None) -> Config:
-    """Load a YAML config (full, or partial on top of ``base``)."""
+def load_yaml(path: str | Path, base: Config | None = None,
+              missing: dict[str, Any] | None = None) -> Config:
+    """Load a YAML config (full, or partial on top of ``base``). ``missing`` maps dotted keys
+    to the values that a file without them means (``RUN_FOLDER_LEGACY`` for run folders)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
@@ -260,4 +264,9 @@ def load_yaml(path: str | Path, base: Config | None = None) -> Config:
     data = data or {}
     if base is None and isinstance(data, dict) and data.get("preset") in PRESETS:
         base = get_preset(data["preset"])
+    if isinstance(data, dict):
+        for dotted, value in (missing or {}).items():
+            section, key = dotted.split(".")
+            if isinstance(data.get(section), dict) and key not in data[section]:
+                data[section][key] = value
     return from_dict(data, base)

@@ -10,7 +10,12 @@ def knn_predict(queries: torch.Tensor, bank: torch.Tensor, bank_labels: torch.Te
                 chunk: int = 1024) -> torch.Tensor:
     """Class scores by temperature-weighted votes of the k nearest bank features (cosine).
 
-    score[c] = sum over the k neighbours n with label c of exp(cos(q, n) / tau)
+    score[c] = sum over the k neighbours n with label c of exp((cos(q, n) - cos_max) / tau)
+
+    with cos_max the query's largest cosine: Wu et al.'s votes exp(cos / tau) divided by
+    exp(cos_max / tau), a positive factor per query that leaves the ranking of the classes
+    unchanged and keeps every weight in (0, 1], so the scores stay finite in fp32 for any
+    ``tau`` (undivided, exp(1 / tau) overflows fp32 below tau = 1 / 88.7 = 0.0113).
 
     Shape:
         queries (Q, D), bank (N, D), bank_labels (N,) -> scores (Q, num_classes)
@@ -21,7 +26,7 @@ def knn_predict(queries: torch.Tensor, bank: torch.Tensor, bank_labels: torch.Te
     for q in F.normalize(queries.float(), dim=1).split(chunk):
         sim = q @ bank.t()  # (q, N)
         top, idx = sim.topk(k, dim=1)  # (q, k)
-        weights = (top / tau).exp()  # (q, k)
+        weights = ((top - top[:, :1]) / tau).exp()  # (q, k), in (0, 1]: no overflow
         votes = torch.zeros(q.shape[0], num_classes, device=q.device)
         votes.scatter_add_(1, bank_labels[idx], weights)  # (q, C)
         out.append(votes)

@@ -55,7 +55,8 @@ def method_kwargs(m) -> tuple[dict, dict]:
     """The constructor arguments of the base and of the plug-in for a resolved ``MethodConfig``."""
     base = base_method(m.name)
     common = dict(proj_hidden=m.proj_hidden, proj_dim=m.proj_dim, symmetric=m.symmetric,
-                  base_momentum=m.base_momentum, momentum_schedule=m.momentum_schedule)
+                  base_momentum=m.base_momentum, momentum_schedule=m.momentum_schedule,
+                  head_bias=m.head_bias, eman=m.eman)
     if base == "supervised":
         return {}, {}
     base_kw = (dict(common, pred_hidden=m.pred_hidden) if base == "byol" else

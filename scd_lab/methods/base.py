@@ -54,6 +54,13 @@ def frozen_copy(module: nn.Module) -> nn.Module:
     return target
 
 
+def head_mlp(in_dim: int, hidden_dim: int, out_dim: int, head_bias: bool = False) -> MLP:
+    """A BN head (projector or predictor) Linear -> BN -> ReLU -> Linear, the last Linear
+    without bias as in BYOL's and LEWEL's code, or with one when ``head_bias`` (the kit's heads
+    before issue 22, ``method.head_bias``)."""
+    return MLP(in_dim, hidden_dim, out_dim, last_bias=True if head_bias else None)
+
+
 def gap(feature_map: torch.Tensor) -> torch.Tensor:
     """Global average pooling h = GAP(F): (B, C, H, W) -> (B, C)."""
     return feature_map.mean(dim=(2, 3))
@@ -68,6 +75,7 @@ class Method(nn.Module):
 
     name: str = "method"
     default_map: str = "channel_sum"
+    eman: bool = False  # EMAN: targets in eval mode, BN statistics averaged too (SiameseMethod)
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> StepOutput:  # pragma: no cover
         raise NotImplementedError
@@ -80,17 +88,38 @@ class Method(nn.Module):
         """The EMA momentum for ``step`` of ``total_steps``."""
         raise NotImplementedError  # pragma: no cover
 
+    def train(self, mode: bool = True) -> "Method":
+        """``nn.Module.train``; with ``eman`` every target module stays in eval mode (its BN
+        normalises with its running statistics, LEWEL ``main.py:310-315``)."""
+        super().train(mode)
+        if self.eman:
+            for _, target in self.momentum_pairs():
+                target.eval()
+        return self
+
     @torch.no_grad()
     def momentum_update(self, m: float, pairs=None) -> None:
-        """xi <- m xi + (1 - m) theta for every (online, target) pair (parameters only; the
-        target's BN statistics come from its own forward passes). ``pairs`` defaults to
-        ``momentum_pairs()``; the frozen-feature probe passes the heads' pairs only."""
-        online, target = [], []
+        """xi <- m xi + (1 - m) theta for every (online, target) pair: the parameters (the
+        target's BN statistics come from its own forward passes, LEWEL ``models/lewel.py:
+        216-226``), and with ``eman`` also the floating-point buffers (BN running mean and
+        variance), the integer ones (``num_batches_tracked``) copied (LEWEL
+        ``models/lewel.py:161-178``). ``pairs`` defaults to ``momentum_pairs()``; the
+        frozen-feature probe passes the heads' pairs only."""
+        online, target, b_online, b_target = [], [], [], []
         for o, t in (self.momentum_pairs() if pairs is None else pairs):
             online += list(o.parameters())
             target += list(t.parameters())
+            if self.eman:
+                for bo, bt in zip(o.buffers(), t.buffers()):
+                    if bt.is_floating_point():
+                        b_online.append(bo)
+                        b_target.append(bt)
+                    else:
+                        bt.copy_(bo)
         if target:  # a method without a target network (supervised) has nothing to update
             torch._foreach_lerp_(target, online, 1.0 - m)
+        if b_target:
+            torch._foreach_lerp_(b_target, b_online, 1.0 - m)
 
     def enqueue(self, out: StepOutput) -> None:
         """Push keys into a queue after the optimizer step (MoCo); no-op by default."""
@@ -172,11 +201,15 @@ class SiameseMethod(Method):
             (``scd_lab.models.build_backbone``).
         symmetric: add the swapped direction and **sum** the two losses ("2x").
         base_momentum, momentum_schedule: the EMA's m0 and ``cosine`` (m -> 1) or ``constant``.
+        head_bias: a bias on the BN heads' last Linear (``head_mlp``; official code: none).
+        eman: targets in eval mode, their BN statistics averaged by the EMA (``Method.train``,
+            ``Method.momentum_update``).
     """
 
     def __init__(self, backbone: nn.Module, symmetric: bool, base_momentum: float,
-                 momentum_schedule: str):
+                 momentum_schedule: str, head_bias: bool = False, eman: bool = False):
         super().__init__()
+        self.head_bias, self.eman = head_bias, eman
         self.online_encoder = backbone
         self.target_encoder = self.make_target(backbone)
         self.out_channels = backbone.out_channels
@@ -195,7 +228,8 @@ class SiameseMethod(Method):
         return frozen_copy(module)
 
     def target_apply(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """A target module on ``x`` without gradient; MoCo overrides it to shuffle BN."""
+        """A target module (or a function of target modules) on ``x`` without gradient; MoCo
+        overrides it to shuffle BN."""
         with torch.no_grad():
             return module(x)
 
@@ -267,6 +301,14 @@ class PlugIn(Method):
     @property
     def encoder(self) -> nn.Module:
         return self.base.encoder
+
+    @property
+    def eman(self) -> bool:
+        return getattr(self.base, "eman", False)
+
+    @property
+    def head_bias(self) -> bool:
+        return getattr(self.base, "head_bias", False)
 
     def momentum(self, step: int, total_steps: int) -> float:
         return self.base.momentum(step, total_steps)

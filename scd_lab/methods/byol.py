@@ -6,8 +6,7 @@ import torch
 from torch import nn
 
 from ..losses import byol_loss
-from ..models import MLP
-from .base import SiameseMethod
+from .base import SiameseMethod, head_mlp
 
 
 class BYOL(SiameseMethod):
@@ -19,6 +18,7 @@ class BYOL(SiameseMethod):
         pred_hidden: predictor G: d -> pred_hidden -> d.
         symmetric: add the swapped direction and **sum** the two losses.
         base_momentum, momentum_schedule: EMA m0 (0.99) rising to 1 on a cosine.
+        head_bias, eman: see ``SiameseMethod`` (official BYOL / LEWEL: no last bias; EMAN off).
 
     Example:
         >>> from scd_lab.models import build_backbone
@@ -32,11 +32,11 @@ class BYOL(SiameseMethod):
 
     def __init__(self, backbone: nn.Module, proj_hidden: int = 4096, proj_dim: int = 256,
                  pred_hidden: int = 4096, symmetric: bool = False, base_momentum: float = 0.99,
-                 momentum_schedule: str = "cosine"):
-        super().__init__(backbone, symmetric, base_momentum, momentum_schedule)
+                 momentum_schedule: str = "cosine", head_bias: bool = False, eman: bool = False):
+        super().__init__(backbone, symmetric, base_momentum, momentum_schedule, head_bias, eman)
         c = self.out_channels
-        self.projector = MLP(c, proj_hidden, proj_dim)  # H: C -> 4096 -> d
-        self.predictor = MLP(proj_dim, pred_hidden, proj_dim)  # G: d -> 4096 -> d
+        self.projector = head_mlp(c, proj_hidden, proj_dim, head_bias)  # H: C -> 4096 -> d
+        self.predictor = head_mlp(proj_dim, pred_hidden, proj_dim, head_bias)  # G: d -> 4096 -> d
         self.target_projector = self.make_target(self.projector)
 
     def embedding_loss(self, z_online: torch.Tensor, z_target: torch.Tensor):

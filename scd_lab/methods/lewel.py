@@ -49,8 +49,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses import byol_loss
-from ..models import MLP, minmax_normalize
-from .base import BaseMethod, Encoded, PlugIn, StepOutput, gap
+from ..models import minmax_normalize
+from .base import BaseMethod, Encoded, PlugIn, StepOutput, gap, head_mlp
 
 # --------------------------------------------------------------------------------------------
 # Pure functions (tensors in, tensors out)
@@ -214,8 +214,9 @@ class LEWEL(PlugIn):
         proj_hidden = base.projector.hidden_dim
         if slot_hidden is not None:
             proj_hidden = pred_hidden = slot_hidden
-        self.slot_projector = MLP(c, proj_hidden, d)  # H_s: C -> 4096 -> d
-        self.slot_predictor = MLP(d, pred_hidden, d)  # G_s: d -> 4096 -> d, online only
+        hb = self.head_bias
+        self.slot_projector = head_mlp(c, proj_hidden, d, hb)  # H_s: C -> 4096 -> d
+        self.slot_predictor = head_mlp(d, pred_hidden, d, hb)  # G_s: d -> 4096 -> d, online only
         self.target_slot_projector = base.make_target(self.slot_projector)
 
     def plugin_pairs(self):

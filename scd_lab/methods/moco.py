@@ -83,6 +83,8 @@ class MoCo(SiameseMethod):
         base_momentum, momentum_schedule: EMA m0 (0.999), constant.
         bn_splits: shuffled BN on one process: the key batch is shuffled and every target
             module's BN normalises it in this many groups (split BN); 1 turns it off.
+        head_bias, eman: see ``SiameseMethod`` (``head_bias`` concerns the BN heads a plug-in
+            adds; this projector has no BN and keeps its biases, as MoCo's).
 
     The queue is pushed by ``enqueue(out)`` after the optimizer step, never inside ``forward``.
     Under several processes the keys are gathered from all of them first, and the key
@@ -94,9 +96,9 @@ class MoCo(SiameseMethod):
     def __init__(self, backbone: nn.Module, proj_hidden: int = 2048, proj_dim: int = 128,
                  tau: float = 0.2, queue_size: int = 65536, symmetric: bool = False,
                  base_momentum: float = 0.999, momentum_schedule: str = "constant",
-                 bn_splits: int = 8):
+                 bn_splits: int = 8, head_bias: bool = False, eman: bool = False):
         self.bn_splits = bn_splits
-        super().__init__(backbone, symmetric, base_momentum, momentum_schedule)
+        super().__init__(backbone, symmetric, base_momentum, momentum_schedule, head_bias, eman)
         self.tau = tau
         self.projector = MLP(self.out_channels, proj_hidden, proj_dim, batch_norm=False)
         self.target_projector = self.make_target(self.projector)

@@ -19,7 +19,7 @@ import torch
 
 from ..losses import semantic_discrimination_loss
 from ..models import MLP, SaliencyNet, two_batches, weighted_avg_pool
-from .base import BaseMethod, PlugIn, StepOutput
+from .base import BaseMethod, PlugIn, StepOutput, head_mlp
 
 
 class SCD(PlugIn):
@@ -62,9 +62,10 @@ class SCD(PlugIn):
         self.saliency = SaliencyNet(c, max(1, round(c * saliency_width)))
         # H^s: same shape as the base's global projector, its own weights, shared by fg and bg
         gp = base.projector
-        self.sem_projector = MLP(c, gp.hidden_dim, gp.out_dim, batch_norm=gp.batch_norm)
+        self.sem_projector = MLP(c, gp.hidden_dim, gp.out_dim, batch_norm=gp.batch_norm,
+                                 last_bias=gp.last_bias, init=gp.init)
         pred_hidden = self.default_pred_hidden() if pred_hidden is None else pred_hidden
-        self.sem_predictor = (MLP(gp.out_dim, pred_hidden, gp.out_dim)
+        self.sem_predictor = (head_mlp(gp.out_dim, pred_hidden, gp.out_dim, self.head_bias)
                               if semantic_predictor else None)
         self.target_saliency = base.make_target(self.saliency)
         self.target_sem_projector = base.make_target(self.sem_projector)
@@ -89,11 +90,15 @@ class SCD(PlugIn):
 
     def _target_heads(self, h_fg: torch.Tensor, h_bg: torch.Tensor):
         """The target H^s on h_fg and h_bg through the base's ``target_apply`` (no gradient;
-        MoCo shuffles BN): (B, C), (B, C) -> (B, d), (B, d)."""
+        MoCo shuffles BN), in one call: (B, C), (B, C) -> (B, d), (B, d). With ``separate``
+        the pairs (h_fg[n], h_bg[n]) travel as rows of (B, 2, C), so a shuffle moves both, and
+        ``two_batches`` runs every Linear once on 2B rows, BN on each half."""
         apply, projector = self.base.target_apply, self.target_sem_projector
         if self.semantic_bn == "joint":
             return apply(projector, torch.cat([h_fg, h_bg])).chunk(2)  # (B, d) each
-        return apply(projector, h_fg), apply(projector, h_bg)
+        both = lambda x: torch.stack(two_batches(projector, x[:, 0], x[:, 1]), 1)  # noqa: E731
+        z = apply(both, torch.stack([h_fg, h_bg], 1))  # (B, 2, C) -> (B, 2, d)
+        return z[:, 0], z[:, 1]
 
     def embed(self, feature_map: torch.Tensor, m_fg: torch.Tensor, target: bool = False
               ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -66,6 +66,23 @@ def _tiny_trunk(widths, blocks, strides, small_stem: bool) -> Trunk:
     return Trunk(stem, nn.Sequential(*layers), widths[-1], stride=total)
 
 
+def init_trunk(trunk: nn.Module) -> nn.Module:
+    """The ResNet initialisation of the authors' code, on every layer of ``trunk``: each
+    Conv2d ``kaiming_normal_(fan_out, relu)``, each BN weight 1 and bias 0 (LEWEL
+    ``backbone/resnet.py:152-157``, torchvision's ResNet and MoCo's trunk alike). torchvision's
+    trunks already start so; the small stem and ``resnet_tiny`` (plain ``Conv2d`` layers
+    outside a torchvision ``ResNet``) would otherwise keep torch's default init."""
+    for m in trunk.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    return trunk
+
+
 def build_backbone(arch: str = "resnet18", small_stem: bool = False,
                    widths=(32, 64, 128, 256), blocks=(1, 1, 1, 1), strides=(1, 2, 2, 1),
                    padding_mode: str = "zeros") -> Trunk:
@@ -89,6 +106,7 @@ def build_backbone(arch: str = "resnet18", small_stem: bool = False,
     else:
         raise ValueError(f"unknown backbone arch {arch!r}; choose resnet18, resnet50 or "
                          "resnet_tiny")
+    init_trunk(trunk)
     if padding_mode != "zeros":
         for m in trunk.modules():
             if isinstance(m, nn.Conv2d) and m.kernel_size[0] > 1:

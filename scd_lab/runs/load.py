@@ -405,14 +405,16 @@ class Run:
 
 
 def load_run(run_dir, device: str | None = None, with_data: bool = True) -> Run:
-    """The config, the trained method (eval mode), the data and the probe of a run, in one call.
+    """The config, the trained method (eval mode) and the probe of a run, in one call; its
+    data (``run.train`` / ``run.test``) is built on first use, so reading one run never
+    decodes an image folder it does not need (``Run.load`` builds it at once).
 
     Raises:
         RunError / CheckpointError: no run there, or no checkpoint yet (the message says how
             to make one).
     """
     run = Run(RunDir(run_dir), device=device, with_data=with_data)
-    run.load()
+    run._load_method()
     if run.rundir.has_probe():
         run._probe = run.rundir.probe()
     return run

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from ..config import apply_overrides, get_preset
+from ..errors import UserError
 from ..methods import default_map_name
 from ..runs.build import build_data, build_run, ensure_run
 from ..paths import runs_root
@@ -60,7 +61,14 @@ def results_table(runs: dict[str, str]) -> str:
 def run_demo(out: str | None = None, epochs: int | None = None, budget_min: float | None = None,
              methods=("byol", "scd-byol", "lewel-byol"), overrides=()) -> dict:
     """Train ``methods`` for ``epochs`` each (default: the ``cpu`` preset's), write the figure
-    and the table. ``budget_min`` lowers the epochs so that the estimate fits in it."""
+    and the table. ``budget_min`` lowers the epochs so that the estimate fits in it.
+
+    Raises:
+        UserError: ``budget_min`` is not a positive number of minutes (nothing is trained).
+    """
+    if budget_min is not None and not budget_min > 0:  # also NaN
+        raise UserError(f"--budget-min {budget_min:g}: give a positive number of minutes (the "
+                        "demo lowers its epochs to fit them), or leave it out")
     out = Path(out) if out else runs_root() / "demo"
     base = apply_overrides(get_preset("cpu"), list(overrides))
     if epochs is not None:

@@ -120,6 +120,9 @@ class Trainer:
                                                        t.batch_size)
         self.warmup_steps = int(round((optim or OptimConfig()).warmup_epochs
                                       * self.steps_per_epoch))
+        # the cosine moves every step, or once per epoch (optim.lr_per, LEWEL's and MoCo's)
+        self.lr_every = self.steps_per_epoch if (optim or OptimConfig()).lr_per == "epoch" \
+            else 1
         self.model = self.method
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -243,7 +246,7 @@ class Trainer:
 
     def optimizer_step(self, step: int) -> None:
         """The optimizer's step at ``step``'s learning rate (cosine with warm-up)."""
-        lr = cosine_lr(step, self.total_steps, self.peak_lr, self.warmup_steps)
+        lr = cosine_lr(step, self.total_steps, self.peak_lr, self.warmup_steps, self.lr_every)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.step()

@@ -109,6 +109,16 @@ def test_user_errors_are_one_line(tmp_path, args, words):
     one_line_error(scd_lab(*args, tmp_path=tmp_path), *words)
 
 
+def test_demo_refuses_a_budget_that_is_not_positive(tmp_path, capsys):
+    from scd_lab.cli import main  # in process: the refusal comes before any data or training
+    for budget in ("-1", "0", "nan"):
+        assert main(["demo", "--budget-min", budget, "--out", str(tmp_path / "demo")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--budget-min" in err[0] and "positive number of minutes" \
+            in err[0], err
+    assert not (tmp_path / "demo").exists()  # nothing was made
+
+
 @pytest.mark.slow
 def test_demo_rejects_an_unknown_method(tmp_path):
     proc = scd_lab("demo", "--methods", "byol,simclr", tmp_path=tmp_path)

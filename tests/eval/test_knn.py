@@ -10,8 +10,8 @@ from scd_lab.eval.knn import knn_accuracy, knn_predict
 
 
 def reference_scores(queries, bank, bank_labels, num_classes, k, tau):
-    """Slow, loop-by-loop float64 version of the documented rule:
-    score[c] = sum over the k most cosine-similar bank vectors n with label c of exp(cos / tau)."""
+    """Slow, loop-by-loop float64 version of the documented rule: score[c] = sum over the k
+    most cosine-similar bank vectors n with label c of exp((cos - cos_max) / tau)."""
     queries = queries.double().tolist()
     bank = bank.double().tolist()
     labels = [int(c) for c in bank_labels.tolist()]
@@ -28,7 +28,7 @@ def reference_scores(queries, bank, bank_labels, num_classes, k, tau):
         sims.sort(key=lambda t: t[0], reverse=True)
         row = [0.0] * num_classes
         for sim, j in sims[:k]:
-            row[labels[j]] += math.exp(sim / tau)
+            row[labels[j]] += math.exp((sim - sims[0][0]) / tau)
         out.append(row)
     return torch.tensor(out, dtype=torch.float64)
 
@@ -67,14 +67,15 @@ def test_chunking_does_not_change_scores():
     full = knn_predict(queries, bank, labels, 4, k=5, tau=0.1, chunk=1024)
     for chunk in (1, 2, 4, 10, 11):
         assert torch.allclose(knn_predict(queries, bank, labels, 4, k=5, tau=0.1, chunk=chunk),
-                              full, rtol=1e-6, atol=0)
+                              full, rtol=1e-5, atol=0)
 
 
 def test_hand_computed_scores():
     # Bank (label):  b0 = ( 1, 0) (0)   b1 = (0, 1) (1)   b2 = (1, 1) (1)   b3 = (-1, 0) (0)
     # q0 = (2, 0):  cos = b0: 1, b1: 0, b2: 1/sqrt(2), b3: -1
     # q1 = (0, 3):  cos = b0: 0, b1: 1, b2: 1/sqrt(2), b3:  0
-    # tau = 0.5 so each neighbour weighs exp(2 * cos).
+    # tau = 0.5 so each neighbour weighs exp(2 * cos); both queries' nearest cosine is 1, so
+    # every score is divided by e^2 (the documented per-query factor exp(cos_max / tau)).
     # k = 2:  q0 -> b0, b2: class 0 = e^2,            class 1 = e^sqrt(2)
     #         q1 -> b1, b2: class 0 = 0,              class 1 = e^2 + e^sqrt(2)
     # k = 3:  q0 adds b1 (cos 0, weight 1) to class 1: class 1 = e^sqrt(2) + 1
@@ -83,17 +84,17 @@ def test_hand_computed_scores():
     bank = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0]])
     labels = torch.tensor([0, 1, 1, 0])
     queries = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
-    e2, er2 = math.exp(2.0), math.exp(math.sqrt(2.0))
+    e2, er2 = 1.0, math.exp(math.sqrt(2.0) - 2.0)  # e^2, e^sqrt(2) divided by e^2
 
     k2 = knn_predict(queries, bank, labels, num_classes=2, k=2, tau=0.5)
     assert torch.allclose(k2, torch.tensor([[e2, er2], [0.0, e2 + er2]]), rtol=1e-6)
 
     k3 = knn_predict(queries, bank, labels, num_classes=2, k=3, tau=0.5)
-    assert torch.allclose(k3[0], torch.tensor([e2, er2 + 1.0]), rtol=1e-6)
+    assert torch.allclose(k3[0], torch.tensor([e2, er2 + math.exp(-2.0)]), rtol=1e-6)
 
     k4 = knn_predict(queries, bank, labels, num_classes=2, k=4, tau=0.5)
-    assert torch.allclose(k4, torch.tensor([[e2 + math.exp(-2.0), er2 + 1.0],
-                                            [2.0, e2 + er2]]), rtol=1e-6)
+    assert torch.allclose(k4, torch.tensor([[e2 + math.exp(-4.0), er2 + math.exp(-2.0)],
+                                            [2.0 * math.exp(-2.0), e2 + er2]]), rtol=1e-6)
     # Extra (unused) classes get exactly zero.
     k4c = knn_predict(queries, bank, labels, num_classes=5, k=4, tau=0.5)
     assert torch.equal(k4c[:, 2:], torch.zeros(2, 3))
@@ -125,10 +126,11 @@ def test_k1_is_nearest_neighbour():
     scores = knn_predict(queries, bank, labels, num_classes=4, k=1, tau=0.1)
     cos = torch.nn.functional.cosine_similarity(queries[:, None], bank[None], dim=2)
     best = cos.argmax(1)
-    # Exactly one class gets a vote: the nearest neighbour's, with weight exp(max cos / tau).
+    # Exactly one class gets a vote: the nearest neighbour's, with weight
+    # exp((max cos - max cos) / tau) = 1.
     assert torch.equal((scores > 0).sum(1), torch.ones(20, dtype=torch.long))
     assert torch.equal(scores.argmax(1), labels[best])
-    assert torch.allclose(scores.max(1).values, (cos.max(1).values / 0.1).exp(), rtol=1e-5)
+    assert torch.equal(scores.max(1).values, torch.ones(20))
     acc = knn_accuracy(queries, labels[best], bank, labels, num_classes=4, k=1, tau=0.1)
     assert acc == 1.0
 
@@ -151,7 +153,7 @@ def test_ties():
     bank = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     labels = torch.tensor([0, 1, 2])
     q = torch.tensor([[3.0, 0.0]])
-    w = math.exp(1.0 / 0.1)
+    w = 1.0  # exp((1 - 1) / 0.1): both at the largest cosine
     both = knn_predict(q, bank, labels, 3, k=2, tau=0.1)
     assert torch.allclose(both, torch.tensor([[w, w, 0.0]]), rtol=1e-6)
     # k = 1: exactly one of the tied classes gets the single vote.
@@ -203,3 +205,19 @@ def test_monitor_bank_and_queries_are_disjoint_by_construction():
     assert len(bank) == 48 and len(set(bank)) == 48  # a subset, drawn without replacement
     assert set(bank) <= set(digests(train.images))
     assert not set(bank) & set(queries) and set(queries) <= set(digests(test.images))
+
+
+def test_tiny_temperature_stays_finite_and_ranks_like_the_float64_rule():
+    # exp(1 / tau) overflows fp32 for tau < 1 / 88.7: the votes must stay finite and pick the
+    # class the float64 rule picks. q is nearer b0 (class 0, cos 1) than b1, b2 (class 1, cos
+    # 0.9): class 1 gets 2 e^{-0.1 / tau} = 2 e^{-10} at tau = 0.01, class 0 gets 1.
+    bank = torch.tensor([[1.0, 0.0], [0.9, 0.43589], [0.9, 0.43589]])  # cos 1, 0.9, 0.9
+    labels = torch.tensor([0, 1, 1])
+    q = torch.tensor([[1.0, 0.0]])
+    for tau in (0.01, 0.005, 0.001):
+        scores = knn_predict(q, bank, labels, 2, k=3, tau=tau)
+        assert torch.isfinite(scores).all(), tau
+        assert scores.argmax(1).item() == 0
+        want = reference_scores(q, bank, labels, 2, 3, tau)
+        assert torch.allclose(scores.double(), want, rtol=1e-4, atol=1e-30)
+    assert knn_accuracy(q, torch.tensor([0]), bank, labels, 2, k=3, tau=0.001) == 1.0

@@ -132,14 +132,16 @@ def test_global_column_is_plain_projector_in_eval_mode():
 
 
 def test_projector_is_the_authors_1x1_conv_with_shared_bn():
-    """Train mode: equal to Conv1d(1x1) -> BatchNorm1d -> ReLU -> Conv1d over (B, C, 1 + HW)."""
+    """Train mode: equal to Conv1d(1x1) -> BatchNorm1d -> ReLU -> Conv1d over (B, C, 1 + HW),
+    both convolutions without bias (LEWEL models/lewel.py:23, 27)."""
     m = make()
     lin1, bn, _, lin2 = m.base.projector
     conv = nn.Sequential(nn.Conv1d(256, 128, 1, bias=False), nn.BatchNorm1d(128), nn.ReLU(),
-                         nn.Conv1d(128, 256, 1))
+                         nn.Conv1d(128, 256, 1, bias=False))
     conv[0].weight.data = lin1.weight.data[..., None].clone()
     conv[1].load_state_dict(bn.state_dict())
-    conv[3].weight.data, conv[3].bias.data = lin2.weight.data[..., None].clone(), lin2.bias.data
+    assert lin1.bias is None and lin2.bias is None
+    conv[3].weight.data = lin2.weight.data[..., None].clone()
     f = torch.randn(3, 256, 4, 4)
     z = conv(torch.cat([gap(f)[..., None], f.flatten(2)], 2))  # (B, d, 1 + HW)
     z_g, z_pix = project_columns(f, m.base.projector)

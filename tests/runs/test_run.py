@@ -62,6 +62,49 @@ def test_what_the_explorer_reads_of_a_folder(run_dir):
     assert Run.of_method(load_run(run_dir, with_data=False).method).notes() == []
 
 
+def test_load_run_builds_the_data_on_first_use_only(run_dir, monkeypatch):
+    import scd_lab.runs.load as load_module
+    calls = []
+    real = load_module.build_data
+    monkeypatch.setattr(load_module, "build_data",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    run = load_run(run_dir)
+    assert run._method is not None and run.probe["images"].dtype == torch.uint8
+    assert calls == []  # the method and the probe read, no image decoded
+    assert len(run.train) == 64 and len(run.test) == 32 and calls == [1]  # once, on first use
+
+
+def test_a_run_folder_from_before_issue_22_loads_its_biased_heads(run_dir, tmp_path):
+    """Before issue 22 the BN heads' last Linear had a bias and config.yaml had no
+    ``head_bias`` key: such a folder loads with those biases (RUN_FOLDER_LEGACY)."""
+    import shutil
+
+    from scd_lab.methods import build_method
+    from scd_lab.train.checkpoint import load_checkpoint, save_checkpoint
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    rd = RunDir(old)
+    text = rd.config_path.read_text()
+    assert "head_bias: false" in text and "lars_form: lewel" in text
+    rd.config_path.write_text(text.replace("  head_bias: false\n", "").replace(
+        "  lars_form: lewel\n", ""))
+    cfg = rd.config()
+    assert cfg.method.head_bias is True and cfg.optim.lars_form == "joint"
+    ckpt = load_checkpoint(rd.last_checkpoint)
+    torch.manual_seed(3)
+    biased = build_method(cfg).state_dict()  # what the old kit saved: the heads' last biases
+    extra = sorted(k for k in biased if k not in ckpt["model"])
+    assert extra and all(k.endswith(".3.bias") for k in extra)
+    save_checkpoint(rd.last_checkpoint, model={**ckpt["model"], **{k: biased[k] for k in extra}},
+                    optimizer=ckpt["optimizer"], step=ckpt["step"], epoch=ckpt["epoch"],
+                    config=ckpt["config"])
+    run = load_run(old, with_data=False)
+    assert run.method.base.projector[3].bias is not None
+    assert torch.equal(run.method.base.projector[3].bias, biased["base.projector.3.bias"])
+    new = load_run(run_dir, with_data=False)  # a folder of this kit: no last bias
+    assert new.method.base.projector[3].bias is None
+
+
 def test_refresh_names_unreadable_snapshots_and_reads_new_ones(run_dir, tmp_path):
     rd = RunDir(run_dir)
     run = Run.open(run_dir)

@@ -32,15 +32,53 @@ def reference_lars(w, grads, lr, momentum, weight_decay, eta, adapt):
     return history
 
 
-def run_lars(w0, grads, adapt=True, **kw):
+def run_lars(w0, grads, adapt=True, form="joint", **kw):
     p = nn.Parameter(torch.tensor(w0, dtype=torch.float64))
-    opt = LARS([{"params": [p], "lars": adapt}], **kw)
+    opt = LARS([{"params": [p], "lars": adapt}], form=form, **kw)
     history = []
     for g in grads:
         p.grad = torch.tensor(g, dtype=torch.float64)
         opt.step()
         history.append(p.detach().clone())
     return history
+
+
+def test_lars_lewel_form_hand_computed():
+    # LEWEL utils/LARS.py:96-116: trust = eta ||w|| / (||g|| + wd ||w||), d = lr trust (g + wd w),
+    # buf = d then m buf + d, w -= buf (the learning rate inside the buffer).
+    # w = (3, 4), ||w|| = 5; g = (0.8, -0.6), ||g|| = 1; eta = 0.1, wd = 0.1, lr = 0.1:
+    # trust = 0.5 / (1 + 0.5) = 1/3; g + wd w = (1.1, -0.2); d = 0.1/3 (1.1, -0.2).
+    p = nn.Parameter(torch.tensor([3.0, 4.0], dtype=torch.float64))
+    opt = LARS([{"params": [p], "lars": True}], lr=0.1, momentum=0.9, weight_decay=0.1,
+               eta=0.1)  # the default form is LEWEL's
+    p.grad = torch.tensor([0.8, -0.6], dtype=torch.float64)
+    opt.step()
+    d1 = (0.1 / 3 * 1.1, 0.1 / 3 * -0.2)
+    w1 = (3.0 - d1[0], 4.0 - d1[1])
+    assert torch.allclose(p.detach(), torch.tensor(w1, dtype=torch.float64), rtol=0, atol=1e-12)
+    # Step 2 at lr 0.2 (a schedule moved it), g = (0, 2): the old buffer keeps lr 0.1 inside.
+    opt.param_groups[0]["lr"] = 0.2
+    p.grad = torch.tensor([0.0, 2.0], dtype=torch.float64)
+    opt.step()
+    n1 = math.hypot(*w1)
+    t2 = 0.1 * n1 / (2.0 + 0.1 * n1)
+    d2 = (0.2 * t2 * (0.1 * w1[0]), 0.2 * t2 * (2.0 + 0.1 * w1[1]))
+    buf = (0.9 * d1[0] + d2[0], 0.9 * d1[1] + d2[1])
+    want = torch.tensor([w1[0] - buf[0], w1[1] - buf[1]], dtype=torch.float64)
+    assert torch.allclose(p.detach(), want, rtol=0, atol=1e-12)
+    # An excluded group (lars False, wd 0): plain SGD momentum, lr inside: w -= lr g.
+    q = nn.Parameter(torch.tensor([1.0, 1.0], dtype=torch.float64))
+    plain = LARS([{"params": [q], "lars": False}], lr=0.5, momentum=0.9, eta=0.1)
+    q.grad = torch.tensor([0.2, -0.4], dtype=torch.float64)
+    plain.step()
+    assert torch.allclose(q.detach(), torch.tensor([0.9, 1.2], dtype=torch.float64))
+    # ||w|| = 0: trust 0, no step (the authors' rule); g = 0 and w = 0: no division by zero.
+    z = nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    zz = nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    edge = LARS([z, zz], lr=0.1, momentum=0.9, weight_decay=0.5, eta=0.001)
+    z.grad, zz.grad = torch.tensor([1.0, -1.0], dtype=torch.float64), torch.zeros(2).double()
+    edge.step()
+    assert torch.equal(z, torch.zeros(2).double()) and torch.equal(zz, torch.zeros(2).double())
 
 
 def test_lars_hand_computed_one_step():
@@ -89,7 +127,7 @@ def test_lars_matrix_parameter_uses_whole_tensor_norm():
     w0 = [[1.0, 2.0], [3.0, -1.0]]
     g = [[0.5, 0.0], [-0.5, 1.0]]
     p = nn.Parameter(torch.tensor(w0, dtype=torch.float64))
-    opt = LARS([{"params": [p], "lars": True}], lr=0.5, momentum=0.9, eta=0.01)
+    opt = LARS([{"params": [p], "lars": True}], lr=0.5, momentum=0.9, eta=0.01, form="joint")
     p.grad = torch.tensor(g, dtype=torch.float64)
     opt.step()
     trust = 0.01 * math.sqrt(1 + 4 + 9 + 1) / math.sqrt(0.25 + 0.25 + 1)
@@ -106,7 +144,8 @@ def test_lars_excluded_groups_get_plain_sgd_momentum():
     twin = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
     twin.load_state_dict(model.state_dict())
 
-    lars = LARS(param_groups(model, weight_decay=0.1), lr=0.3, momentum=0.9, eta=0.05)
+    lars = LARS(param_groups(model, weight_decay=0.1), lr=0.3, momentum=0.9, eta=0.05,
+                form="joint")
     # Reference for the excluded parameters: torch's SGD with momentum and no weight decay.
     excluded = [twin[0].bias, twin[1].weight, twin[1].bias]
     sgd = torch.optim.SGD(excluded, lr=0.3, momentum=0.9, weight_decay=0.0)
@@ -140,7 +179,7 @@ def test_lars_zero_weight_and_zero_grad_edge_cases():
     both_zero = nn.Parameter(torch.zeros(2))
     d_zero = nn.Parameter(torch.tensor([1.0, 2.0]))  # g = -wd w -> d = 0 exactly (trust 1)
     no_grad = nn.Parameter(torch.tensor([5.0]))
-    opt = LARS([w_zero, g_zero, both_zero, d_zero, no_grad], **kw)
+    opt = LARS([w_zero, g_zero, both_zero, d_zero, no_grad], form="joint", **kw)
     w_zero.grad = torch.tensor([0.5, -1.0, 0.0])
     g_zero.grad = torch.zeros(3)
     both_zero.grad = torch.zeros(2)
@@ -197,6 +236,20 @@ def test_param_groups_without_exclusion():
     assert _ids(decay["params"]) == _ids(p for p in net.parameters() if p.requires_grad)
     assert decay["weight_decay"] == 0.05
     assert no_decay["params"] == []
+
+
+def test_head_bn_scales_decayed_in_lewels_bn_recipe():
+    # LEWEL main.py:381: the heads' BN (``mlp.1``) is excluded only for the EMAN model; in the
+    # BN recipe its scale (``mlp.1.weight``) is decayed and adapted, its bias (name "bias") not.
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4),  # a trunk: 2-d norm
+                        nn.Linear(4, 8, bias=False), nn.BatchNorm1d(8), nn.Linear(8, 2))  # a head
+    decay, no_decay = param_groups(net, weight_decay=0.1, head_bn_decay=True)
+    assert _ids(decay["params"]) == _ids([net[0].weight, net[2].weight, net[3].weight,
+                                          net[4].weight])
+    assert _ids(no_decay["params"]) == _ids([net[0].bias, net[1].weight, net[1].bias,
+                                             net[3].bias, net[4].bias])
+    decay, _ = param_groups(net, weight_decay=0.1)  # the EMAN recipe: every BN excluded
+    assert _ids(decay["params"]) == _ids([net[0].weight, net[2].weight, net[4].weight])
 
 
 # --------------------------------------------------------------------------- build_optimizer
@@ -273,7 +326,7 @@ def _two_groups(seed):
 def test_foreach_lars_equals_the_loop():
     model, groups = _two_groups(0)
     ref_model, ref_groups = _two_groups(0)
-    opt = LARS(groups, lr=0.3, momentum=0.9, eta=0.02)
+    opt = LARS(groups, lr=0.3, momentum=0.9, eta=0.02, form="joint")
     ref_state: dict = {}
     for step in range(3):
         x = torch.randn(8, 16, generator=torch.Generator().manual_seed(step))
