@@ -79,11 +79,12 @@ def test_heads_of_every_method_and_preset_match_the_table(preset, monkeypatch):
             method = build_method(cfg)
         m = cfg.method
         widths = {"C": method.encoder.out_channels, "d": m.proj_dim, "Hp": m.proj_hidden,
-                  "Hq": m.pred_hidden}
+                  "Hq": m.pred_hidden, "Hs": m.lewel_slot_hidden or m.proj_hidden,
+                  "Ht": m.lewel_slot_hidden or m.pred_hidden}
         sizes: dict[int, str] = {}  # a width two symbols share is written with the first
         for sym, size in widths.items():
             sizes.setdefault(size, sym)
-        canon = lambda text: re.sub(r"\b(C|d|Hp|Hq)\b",  # noqa: E731
+        canon = lambda text: re.sub(r"\b(C|d|Hp|Hq|Hs|Ht)\b",  # noqa: E731
                                     lambda s: sizes[widths[s[0]]], text)
         family = "moco" if name.endswith("moco") else "byol"
         for head, module in _heads_of(method).items():
