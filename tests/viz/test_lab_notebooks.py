@@ -127,7 +127,9 @@ def test_notebook_opens_in_jupyterlab(src, jupyter_lab, tmp_path):
         # the title as the first heading
         expect(panel.locator(".jp-Notebook .jp-Cell")).to_have_count(len(nb.cells), timeout=60_000)
         expect(panel.locator(".jp-MarkdownCell:not(.jp-mod-rendered)")).to_have_count(0)
-        title = next(c.source for c in nb.cells if c.cell_type == "markdown").splitlines()[0]
+        title = next(c.source for c in nb.cells  # the first markdown after the launch badges
+                     if c.cell_type == "markdown" and "Open In Colab" not in c.source)
+        title = title.splitlines()[0]
         assert title.startswith("# "), f"{src.name} does not open with a title"
         h1 = panel.locator(".jp-MarkdownCell .jp-RenderedMarkdown h1").first
         assert _plain(h1.inner_text()) == _plain(title[2:])
