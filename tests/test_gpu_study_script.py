@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -34,6 +35,9 @@ def test_smoke_run_of_the_gpu_study(tmp_path):
     for m in methods:
         run = res / "runs" / f"distinct-{m}"
         assert (run / "summary.json").is_file() and (run / "config.yaml").is_file()
+        # the supervised run has its own lr, under its linear head's stability limit
+        lr = re.search(r"\n  lr: (\S+)", (run / "config.yaml").read_text()).group(1)
+        assert float(lr) == (0.05 if m == "supervised" else 0.2)
         kinds = [json.loads(line)["kind"] for line in (run / "metrics.jsonl").open()]
         assert kinds.count("saliency") >= 3  # step 0, each epoch, the end
         assert not (run / "checkpoints").exists()  # the checkpoints stay in $OUT/runs
