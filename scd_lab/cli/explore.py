@@ -20,6 +20,9 @@ from ._parsers import verb_parser
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
+    if Path(args.html).is_dir():
+        raise UserError(f"--html {args.html} is a folder: give the file to write, e.g. "
+                        f"--html {Path(args.html) / 'explorer.html'}")
     runs: dict = {}
     if args.reference:
         runs.update(reference_runs(args.reference))

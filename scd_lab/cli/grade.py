@@ -5,15 +5,25 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..errors import UserError
 from ..studies.course.grade import grade, rows_csv
 
 
 def cmd_grade(args) -> int:
+    if args.csv:  # checked before grading, so that no grading is lost to a bad path
+        out = Path(args.csv)
+        if out.is_dir() or not out.parent.is_dir():
+            raise UserError(f"--csv {out}: " + ("is a folder" if out.is_dir() else
+                            f"its folder {out.parent} does not exist") +
+                            "; give a file in an existing folder, e.g. --csv grades.csv")
     rows = grade(args.notebooks)
     text = rows_csv(rows)
     if args.csv:
         Path(args.csv).write_text(text)
     print(text, end="")
+    for path in args.notebooks:
+        if str(path) not in {r.notebook for r in rows}:
+            print(f"# {path}: no graded items in this notebook (skipped)", file=sys.stderr)
     for nb in dict.fromkeys(r.notebook for r in rows):
         mine = [r for r in rows if r.notebook == nb]
         auto = [r for r in mine if r.points is not None]

@@ -76,3 +76,35 @@ def test_from_a_clone_to_a_csv_of_grades(tmp_path, capsys):
     assert main(["course", "release", str(REPO / "notebooks" / "mine")]) == 2
     assert "inside the tracked notebooks/" in capsys.readouterr().err
     assert not (REPO / "notebooks" / "mine").exists()
+
+
+def test_refusals_keep_what_is_written(tmp_path, capsys):
+    """A second release never overwrites the students' folder, and a bad path to grade or to
+    write to is one line and exit 2, before any work."""
+    students = tmp_path / "students"
+    assert main(["course", "release", str(students)]) == 0
+    assert "wrote 11 files" in capsys.readouterr().out  # ten notebooks and the README
+    mine = students / "00_primer.ipynb"
+    mine.write_text(mine.read_text().replace("raise NotImplementedError", "return 0 # mine", 1))
+    kept = mine.read_text()
+
+    def refused(args, words):
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and words in err, err
+
+    refused(["course", "release", str(students)], "already holds files")
+    refused(["course", "instructor", str(students)], "already holds files")
+    refused(["course", "release", str(mine)], "is a file")
+    assert mine.read_text() == kept
+    refused(["grade", str(tmp_path / "missing.ipynb")], "does not exist")
+    refused(["grade", str(students)], "is a folder")
+    refused(["grade", str(students / "01_quickstart.ipynb")], "no graded items")
+    capsys.readouterr()
+    assert main(["grade", str(students / "01_quickstart.ipynb"), str(mine)]) == 0
+    assert "01_quickstart.ipynb: no graded items in this notebook (skipped)" in \
+        capsys.readouterr().err
+    refused(["grade", str(mine), "--csv", str(tmp_path / "nowhere" / "g.csv")], "does not exist")
+    refused(["grade", str(mine), "--csv", str(students)], "is a folder")
+    refused(["explore", "--html", str(students), "--reference", "demo"], "is a folder")
+    assert mine.read_text() == kept and not list(tmp_path.glob("*.tmp"))

@@ -167,7 +167,8 @@ def test_an_answer_that_raises_or_loops_is_feedback(tmp_path):
 
 def test_release_holds_no_instructor_material(tmp_path):
     written = build.release(tmp_path / "course")
-    texts = {p.name: p.read_text() for p in written}
+    texts = {p.name: p.read_text() for p in written if p.suffix == ".ipynb"}
+    assert {p.name for p in written} - set(texts) == {"README.md"}
     assert set(texts) >= {p.name for p in GRADED}
     answers = [it.model_answer[:40] for it in REGISTRY.values() if it.kind == "written"]
     rubrics = [r[:30] for it in REGISTRY.values() for r in it.rubric]

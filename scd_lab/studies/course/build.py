@@ -117,11 +117,18 @@ def render(src: Path, role: str) -> str:
 
 
 def _outside_sources(dest: Path) -> Path:
+    """``dest`` when the copies may go there: outside notebooks/, and a new or empty folder
+    (a second release into the students' folder would overwrite their work)."""
     dest = Path(dest).resolve()
     src = notebooks_dir().resolve()
     if dest == src or src in dest.parents:
         raise UserError(f"{dest} is inside the tracked notebooks/ folder: write the copies "
                         "somewhere else, e.g. `scd-lab course release ~/scd-course`")
+    if dest.exists() and not dest.is_dir():
+        raise UserError(f"{dest} is a file: give a folder to write the copies into")
+    if dest.is_dir() and any(dest.iterdir()):
+        raise UserError(f"{dest} already holds files, which the copies would overwrite (a "
+                        "student's work among them): give a new or empty folder")
     return dest
 
 
@@ -145,7 +152,7 @@ def release(dest: Path) -> list[Path]:
         out.write_text(render(src, "student"))
         written.append(out)
     (dest / "README.md").write_text(STUDENT_README)
-    return written
+    return written + [dest / "README.md"]
 
 
 def rubrics_markdown() -> str:

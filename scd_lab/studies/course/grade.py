@@ -143,12 +143,16 @@ def _cell_sources(nb: dict) -> dict[str, str]:
 
 def _open(path: Path) -> tuple[dict, list[Item]]:
     """A submitted notebook and its items, or one clear error."""
+    if not path.exists():
+        raise UserError(f"{path} does not exist: give the submitted .ipynb files")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder: give the .ipynb files in it ({path}/*.ipynb)")
     nb = read_notebook(path)
     key = notebook_key(nb)
+    graded = ", ".join(notebooks())
     if not key:
         raise UserError(f"{path} is not one of the kit's notebooks (no scd_lab metadata): give "
-                        "a copy written by `scd-lab course release` (graded: notebooks "
-                        f"{', '.join(notebooks())})")
+                        f"a copy written by `scd-lab course release` (graded: notebooks {graded})")
     return nb, notebook_items(key)
 
 
@@ -176,9 +180,12 @@ def grade_notebook(path: Path) -> list[Row]:
 def grade(paths: list[Path]) -> list[Row]:
     """Every notebook's rows; a file that is not one of the kit's notebooks stops it (exit 2)
     before anything is graded."""
-    for p in paths:
-        _open(Path(p))
-    return [row for p in paths for row in grade_notebook(Path(p))]
+    ungraded = [p for p in paths if not _open(Path(p))[1]]  # e.g. 01: nothing to grade
+    if len(ungraded) == len(paths):
+        raise UserError(f"{', '.join(map(str, paths))}: no graded items in "
+                        f"{'this notebook' if len(paths) == 1 else 'these notebooks'}; the "
+                        f"graded notebooks are {', '.join(notebooks())}")
+    return [row for p in paths if p not in ungraded for row in grade_notebook(Path(p))]
 
 
 def rows_csv(rows: list[Row]) -> str:
