@@ -226,3 +226,13 @@ def test_a_helper_of_ones_own_may_share_a_library_name():
     theirs = "from scd_lab.lab import auroc\n\ndef pixel_auroc(s, y):\n    return auroc(s[None], y[None])\n"
     assert feedback.library_calls(theirs, ("auroc",)) == ["auroc"]
     assert feedback.library_calls("x = m.auroc(a, b)\n", ("auroc",)) == ["auroc"]
+
+
+def test_a_flipped_sign_is_named_on_any_function_item():
+    """Items list their own common mistakes; a negated answer is recognised on every one."""
+    from scd_lab.studies.course.feedback import evaluate
+    from scd_lab.studies.course.registry import item
+    wap = item("02-wap")
+    res = evaluate(wap, lambda f, w, eps=1e-6: -wap.reference(f, w, eps))
+    assert not res.passed and "flipped sign" in res.mistake
+    assert "flipped sign" not in evaluate(wap, lambda f, w, eps=1e-6: 2 * wap.reference(f, w, eps)).mistake

@@ -133,11 +133,14 @@ def _function(it: Item, fn, hidden: bool) -> Result:
         got, error = _run(fn, case)
         if error:
             return Result(it, False, case.label, error)
-        what = compare(got, case.output(it.reference, case.args()), it.atol)
+        want = case.output(it.reference, case.args())
+        what = compare(got, want, it.atol)
         if what is None:
             continue
         mistake = next((m.says for m in it.mistakes
                         if compare(got, _run(m.fn, case)[0], it.atol) is None), "")
+        if not mistake and isinstance(want, torch.Tensor) and compare(got, -want, it.atol) is None:
+            mistake = "a flipped sign: every value is the negative of what it should be"
         return Result(it, False, case.label, what, mistake)
     return Result(it, True)
 
