@@ -5,17 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import UserError
 from ..studies.course.grade import grade, rows_csv
+from ._parsers import check_output_file
 
 
 def cmd_grade(args) -> int:
-    if args.csv:  # checked before grading, so that no grading is lost to a bad path
-        out = Path(args.csv)
-        if out.is_dir() or not out.parent.is_dir():
-            raise UserError(f"--csv {out}: " + ("is a folder" if out.is_dir() else
-                            f"its folder {out.parent} does not exist") +
-                            "; give a file in an existing folder, e.g. --csv grades.csv")
+    check_output_file(args.csv)  # before grading, so that no grading is lost to a bad path
     rows = grade(args.notebooks)
     text = rows_csv(rows)
     if args.csv:

@@ -20,7 +20,7 @@ from ..studies.channel_sum import channel_sum_baseline
 from ..studies.conditions import run_conditions
 from ..tables import table_markdown
 from ..viz.plots import plot_oracle_losses, plot_study_maps
-from ._parsers import verb_parser
+from ._parsers import check_output_file, verb_parser
 
 
 def cmd_objective(args) -> int:
@@ -53,8 +53,7 @@ def cmd_objective(args) -> int:
 
 def cmd_trunks(args) -> int:
     device = study_device(args.device)
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise UserError(f"the folder of --json {args.json!r} does not exist; create it first")
+    check_output_file(args.json)
     rows = []
     for item in args.trunks:
         trunk, _, data = item.partition(":")

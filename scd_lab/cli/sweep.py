@@ -8,7 +8,7 @@ from ..studies import sweep
 from ..studies.sweep import GRIDS, base_config, run_grid, summarise, summary_markdown, within_noise
 from ..errors import UserError
 from ..viz.plots import plot_sweep
-from ._parsers import verb_parser
+from ._parsers import check_output_file, verb_parser
 
 
 def cmd_sweep(args) -> int:
@@ -28,8 +28,7 @@ def cmd_sweep(args) -> int:
             raise UserError(f"--cells {bad[0]!r} is not a cell of {' '.join(args.grid)}; "
                             f"one of {known}")
     for path in (args.json, args.plot):
-        if path and not Path(path).resolve().parent.is_dir():
-            raise UserError(f"the folder of {path!r} does not exist; create it first")
+        check_output_file(path)
     rows, summaries = [], {}
     for grid in args.grid:
         grid_rows = run_grid(grid, seeds, args.out, base_config(args.set), cells,

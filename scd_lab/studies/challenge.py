@@ -311,8 +311,8 @@ def leaderboard_markdown(scores) -> str:
     for s in ranked:
         for problem in s["violations"]:
             lines.append(f"- {s['name']} breaks a rule: {problem}")
-        if smoke_note(s.get("steps")):
-            lines.append(f"- {s['name']}: {smoke_note(s['steps'])}")
+        if note := smoke_note(s.get("steps")):
+            lines.append(f"- {s['name']}: {note}")
     return "\n".join(lines)
 
 

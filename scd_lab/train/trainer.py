@@ -428,8 +428,8 @@ def format_summary(summary: dict) -> str:
     """A short human-readable summary of ``Trainer.fit``'s result (a smoke run says so)."""
     lines = [f"{summary['method']}: {summary['steps']} steps ({summary['epochs']:g} epochs) in "
              f"{summary['wall_s']} s ({summary['train_images_per_s']} img/s)"]
-    if smoke_note(summary["steps"]):
-        lines.append("  " + smoke_note(summary["steps"]))
+    if note := smoke_note(summary["steps"]):
+        lines.append("  " + note)
     if "knn_top1" in summary:
         lines.append(f"  kNN top-1: {summary['knn_top1_init']:.3f} at step 0 -> "
                      f"{summary['knn_top1']:.3f}")

@@ -156,10 +156,10 @@ def _open(path: Path) -> tuple[dict, list[Item]]:
     return nb, notebook_items(key)
 
 
-def grade_notebook(path: Path) -> list[Row]:
-    """One row per graded item of one submitted notebook."""
+def grade_notebook(path: Path, opened: tuple[dict, list[Item]] | None = None) -> list[Row]:
+    """One row per graded item of one submitted notebook (``opened``: what ``_open`` read)."""
     path = Path(path)
-    nb, items = _open(path)
+    nb, items = opened or _open(path)
     cells = _cell_sources(nb)
     rows = []
     for it in items:
@@ -180,12 +180,13 @@ def grade_notebook(path: Path) -> list[Row]:
 def grade(paths: list[Path]) -> list[Row]:
     """Every notebook's rows; a file that is not one of the kit's notebooks stops it (exit 2)
     before anything is graded."""
-    ungraded = [p for p in paths if not _open(Path(p))[1]]  # e.g. 01: nothing to grade
-    if len(ungraded) == len(paths):
+    opened = {p: _open(Path(p)) for p in paths}  # every file checked before any grading
+    graded = [p for p in paths if opened[p][1]]  # e.g. 01 has nothing to grade
+    if not graded:
         raise UserError(f"{', '.join(map(str, paths))}: no graded items in "
                         f"{'this notebook' if len(paths) == 1 else 'these notebooks'}; the "
                         f"graded notebooks are {', '.join(notebooks())}")
-    return [row for p in paths if p not in ungraded for row in grade_notebook(Path(p))]
+    return [row for p in graded for row in grade_notebook(Path(p), opened[p])]
 
 
 def rows_csv(rows: list[Row]) -> str:
